@@ -1,0 +1,3 @@
+"""Remit: access management for AI agents."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,170 @@
+"""Who may administer what: the one authorization function behind the admin API and the CLI.
+
+Human admin roles:
+
+* ``admin``   everything.
+* ``auditor`` reads everything, changes nothing.
+* ``owner``   registers agents in their own name and manages only the agents they own; reads the catalogue
+  (roles, resources) and their own user record. Cannot transfer an agent to another owner, change roles or
+  resources, or lift a quarantine (a security response stays with admins).
+
+Every check goes through ``authorize``; handlers and services never test roles themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from remit.errors import Forbidden, NotFound
+
+
+class AdminRole(StrEnum):
+    ADMIN = "admin"
+    OWNER = "owner"
+    AUDITOR = "auditor"
+
+
+class Act(StrEnum):
+    """Administrative actions, ``<object>.<verb>``."""
+
+    AGENT_CREATE = "agent.create"
+    AGENT_READ = "agent.read"
+    AGENT_UPDATE = "agent.update"
+    AGENT_TRANSFER = "agent.transfer"
+    AGENT_SUSPEND = "agent.suspend"
+    AGENT_RESUME = "agent.resume"
+    AGENT_QUARANTINE = "agent.quarantine"
+    AGENT_RETIRE = "agent.retire"
+    USER_CREATE = "user.create"
+    USER_READ = "user.read"
+    USER_UPDATE = "user.update"
+    ROLE_CREATE = "role.create"
+    ROLE_READ = "role.read"
+    ROLE_UPDATE = "role.update"
+    ROLE_DELETE = "role.delete"
+    ROLE_ASSIGN = "role.assign"
+    RESOURCE_CREATE = "resource.create"
+    RESOURCE_READ = "resource.read"
+    RESOURCE_UPDATE = "resource.update"
+    RESOURCE_DELETE = "resource.delete"
+    EVENT_READ = "event.read"
+    ADMIN_TOKEN_CREATE = "admin_token.create"
+    ADMIN_TOKEN_READ = "admin_token.read"
+    ADMIN_TOKEN_REVOKE = "admin_token.revoke"
+
+    @property
+    def is_read(self) -> bool:
+        return self.value.endswith(".read")
+
+
+@dataclass(frozen=True, slots=True)
+class AdminPrincipal:
+    """The authenticated caller of an admin operation."""
+
+    actor: str  #: what the audit trail names: ``token:<id>`` or ``local:<os user>``
+    role: AdminRole
+    user_id: str | None = None  #: the human behind it; required for owners
+
+
+@dataclass(frozen=True, slots=True)
+class AgentTarget:
+    owner: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class UserTarget:
+    id: str
+
+
+Target = AgentTarget | UserTarget | None
+
+_Rule = Callable[[AdminPrincipal, Target], bool]
+
+
+def _own_agent(p: AdminPrincipal, t: Target) -> bool:
+    return isinstance(t, AgentTarget) and p.user_id is not None and t.owner == p.user_id
+
+
+def _own_agent_not_quarantined(p: AdminPrincipal, t: Target) -> bool:
+    return _own_agent(p, t) and isinstance(t, AgentTarget) and t.status != "quarantined"
+
+
+def _self(p: AdminPrincipal, t: Target) -> bool:
+    return isinstance(t, UserTarget) and p.user_id is not None and t.id == p.user_id
+
+
+def _always(p: AdminPrincipal, t: Target) -> bool:
+    return True
+
+
+#: what an owner may do, and on what; anything absent is refused
+_OWNER_RULES: dict[Act, _Rule] = {
+    Act.AGENT_CREATE: _own_agent,
+    Act.AGENT_READ: _own_agent,
+    Act.AGENT_UPDATE: _own_agent,
+    Act.AGENT_SUSPEND: _own_agent,
+    Act.AGENT_RESUME: _own_agent_not_quarantined,
+    Act.AGENT_RETIRE: _own_agent,
+    Act.USER_READ: _self,
+    Act.ROLE_READ: _always,
+    Act.RESOURCE_READ: _always,
+}
+
+#: the read that must pass before a refusal may say "forbidden" rather than "not found"
+_VISIBILITY: dict[str, Act] = {"agent": Act.AGENT_READ, "user": Act.USER_READ}
+
+
+def is_allowed(principal: AdminPrincipal, act: Act, target: Target = None) -> bool:
+    """The decision, as a boolean."""
+    if principal.role is AdminRole.ADMIN:
+        return True
+    if principal.role is AdminRole.AUDITOR:
+        return act.is_read
+    rule = _OWNER_RULES.get(act)
+    return rule is not None and rule(principal, target)
+
+
+def authorize(principal: AdminPrincipal, act: Act, target: Target = None) -> None:
+    """Raise unless ``principal`` may do ``act`` on ``target``.
+
+    A caller who may not even read the target gets ``NotFound``, so that an owner cannot probe for other
+    owners' agents; one who can read it but not do this gets ``Forbidden``.
+    """
+    if is_allowed(principal, act, target):
+        return
+    noun, verb = act.value.split(".", 1)
+    read = _VISIBILITY.get(noun)
+    if target is not None and read is not None and verb != "create" and not is_allowed(principal, read, target):
+        raise NotFound(f"no such {noun}")
+    raise Forbidden(f"role {principal.role.value} may not {act.value}" + _why(principal, act, target))
+
+
+def owner_scope(principal: AdminPrincipal) -> str | None:
+    """The only owner whose agents a listing may show, or None for all. Derived from the same rules."""
+    if is_allowed(principal, Act.AGENT_READ, AgentTarget(owner="\x00any", status="active")):
+        return None
+    if principal.user_id is not None and is_allowed(
+        principal, Act.AGENT_READ, AgentTarget(owner=principal.user_id, status="active")
+    ):
+        return principal.user_id
+    return "\x00nobody"
+
+
+def user_scope(principal: AdminPrincipal) -> str | None:
+    """The only user a user listing may show, or None for all."""
+    if is_allowed(principal, Act.USER_READ, UserTarget(id="\x00any")):
+        return None
+    return principal.user_id if principal.user_id is not None else "\x00nobody"
+
+
+def _why(principal: AdminPrincipal, act: Act, target: Target) -> str:
+    if principal.role is AdminRole.OWNER and act is Act.AGENT_RESUME and isinstance(target, AgentTarget):
+        return " (a quarantined agent is released by an admin)"
+    if principal.role is AdminRole.OWNER and act is Act.AGENT_TRANSFER:
+        return " (only an admin transfers an agent to another owner)"
+    if principal.role is AdminRole.OWNER and act is Act.AGENT_CREATE:
+        return " (an owner registers agents in their own name)"
+    return ""

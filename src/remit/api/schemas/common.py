@@ -1,0 +1,57 @@
+"""Shapes shared by every endpoint: errors, pages, attributes, constrained strings."""
+
+from __future__ import annotations
+
+from typing import Annotated, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
+
+T = TypeVar("T")
+
+#: text without control characters (PostgreSQL cannot store NUL; logs should not carry escapes)
+_SAFE = r"^[^\x00-\x08\x0b-\x1f\x7f]*$"
+
+ShortText = Annotated[str, StringConstraints(max_length=200, pattern=_SAFE)]
+LongText = Annotated[str, StringConstraints(max_length=1000, pattern=_SAFE)]
+Label = Annotated[str, StringConstraints(max_length=63, pattern=r"^([a-z0-9][a-z0-9_.-]{0,62})?$")]
+AgentName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$")]
+UserId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$")]
+RoleName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$")]
+ResourceId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9._:-]{0,126}[A-Za-z0-9_])?$")]
+Email = Annotated[str, StringConstraints(max_length=320, pattern=r"^[^@\s\x00-\x1f]{1,64}@[^@\s\x00-\x1f]{1,255}$")]
+AttrString = Annotated[str, StringConstraints(max_length=256, pattern=_SAFE)]
+AttrInt = Annotated[StrictInt, Field(ge=-(2**63), le=2**63 - 1)]
+AttrValue = StrictBool | AttrInt | AttrString | Annotated[list[AttrString], Field(max_length=32)]
+AttrKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
+Attributes = Annotated[dict[AttrKey, AttrValue], Field(max_length=32)]
+
+
+class Request(BaseModel):
+    """Base for request bodies: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class ErrorBody(BaseModel):
+    """Every non-OAuth error: a stable code, a message that says what to fix, and the field when one is at fault."""
+
+    code: str
+    message: str
+    field: str | None = None
+
+
+class PageResponse(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(description="Pass as `cursor` to get the next page; null on the last page.")
+
+
+class StatusChangeRequest(Request):
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=1000, pattern=_SAFE)]
+
+
+def attrs_out(attributes: dict[str, str | int | bool | tuple[str, ...]]) -> dict[str, str | int | bool | list[str]]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in attributes.items()}
+
+
+def attrs_in(attributes: dict[str, str | int | bool | list[str]]) -> dict[str, str | int | bool | tuple[str, ...]]:
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in attributes.items()}

@@ -1,0 +1,53 @@
+"""Wiring: build the store and services once from settings. Used by the app factory and the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import Engine
+
+from remit.admin.service import AdminTokenService
+from remit.clock import Clock, SystemClock
+from remit.registry.service import RegistryService
+from remit.settings import Settings
+from remit.store import migrate
+from remit.store.db import make_engine
+from remit.store.repository import SqlStore
+
+
+@dataclass(frozen=True, slots=True)
+class Remit:
+    """Everything a Remit process needs, built from one ``Settings``."""
+
+    settings: Settings
+    clock: Clock
+    engine: Engine
+    store: SqlStore
+    registry: RegistryService
+    admin_tokens: AdminTokenService
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, clock: Clock | None = None, migrate_schema: bool = True) -> Remit:
+        clock = clock or SystemClock()
+        engine = make_engine(settings.resolved_database_url)
+        if migrate_schema:
+            migrate.upgrade(engine)
+        store = SqlStore(engine)
+        registry = RegistryService(
+            store,
+            clock,
+            trust_domain=settings.trust_domain,
+            review_interval=timedelta(days=settings.review_interval_days),
+        )
+        return cls(
+            settings=settings,
+            clock=clock,
+            engine=engine,
+            store=store,
+            registry=registry,
+            admin_tokens=AdminTokenService(store, clock),
+        )
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,46 @@
+"""Bounded, cursor-based pagination shared by every listing."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from remit.errors import ValidationError
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    limit: int
+    after: str | None = None  #: the sort key of the last item already seen
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: tuple[T, ...]
+    next_after: str | None  #: the sort key to continue after, or None when this was the last page
+
+
+def encode_cursor(key: str | None) -> str | None:
+    if key is None:
+        return None
+    return base64.urlsafe_b64encode(key.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> str | None:
+    """The sort key inside an opaque cursor; ``ValidationError`` naming ``cursor`` when it is not one of ours."""
+    if cursor is None or cursor == "":
+        return None
+    try:
+        if len(cursor) > 400:
+            raise ValueError("too long")
+        padded = cursor + "=" * (-len(cursor) % 4)
+        key = base64.urlsafe_b64decode(padded.encode("ascii")).decode("utf-8")
+    except (ValueError, binascii.Error, UnicodeError) as exc:
+        raise ValidationError("cursor is not a value returned by a previous page", field="cursor") from exc
+    if "\x00" in key:
+        raise ValidationError("cursor is not a value returned by a previous page", field="cursor")
+    return key

@@ -1,0 +1,148 @@
+"""Remit's settings: ``REMIT_*`` environment variables over an optional ``remit.toml`` over defaults.
+
+Settings are built once, by ``load_settings``, in the app factory or the CLI entry point, and passed down.
+There is no module-level settings object.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from remit.errors import ConfigurationError
+
+_TRUST_DOMAIN = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,253}[a-z0-9])?$")
+
+
+class ApiSettings(BaseModel):
+    """HTTP API settings (section ``api``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
+    """Larger request bodies are refused with 413 before they are read."""
+    max_page_size: int = Field(default=200, ge=1, le=1000)
+    """The largest ``limit`` a listing accepts."""
+    default_page_size: int = Field(default=50, ge=1, le=1000)
+    """The ``limit`` of a listing that names none."""
+
+
+class Settings(BaseSettings):
+    """Root settings. Environment: ``REMIT_<FIELD>``, nested ``REMIT_API__MAX_BODY_BYTES``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="REMIT_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+        use_attribute_docstrings=True,
+    )
+
+    home: Path = Path(".remit")
+    """Holds the SQLite file, keys and local configuration (``remit.toml``)."""
+    env: Literal["dev", "production"] = "dev"
+    """``production`` refuses insecure defaults such as a SQLite store."""
+    database_url: str | None = None
+    """SQLAlchemy URL. Default: the SQLite file ``<home>/remit.db``. PostgreSQL: ``postgresql+psycopg://...``."""
+    allow_sqlite_in_production: bool = False
+    """Set to accept a SQLite store with ``env = "production"`` (a single server only)."""
+    trust_domain: str = "remit.local"
+    """SPIFFE trust domain of agent ids: ``spiffe://<trust_domain>/agent/<name>``."""
+    review_interval_days: int = Field(default=90, ge=1, le=3650)
+    """A new agent's access review falls due this many days after it is registered."""
+    host: str = "127.0.0.1"
+    """Address ``remit serve`` binds to."""
+    port: int = Field(default=8400, ge=1, le=65535)
+    """Port ``remit serve`` listens on."""
+    migrate_on_start: bool = True
+    """Bring the database schema to the latest version when the server starts."""
+    api: ApiSettings = ApiSettings()
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if not _TRUST_DOMAIN.match(self.trust_domain):
+            raise ValueError("trust_domain must be a lowercase DNS name such as 'example.org'")
+        if self.api.default_page_size > self.api.max_page_size:
+            raise ValueError("api.default_page_size must not exceed api.max_page_size")
+        if self.env == "production" and self.is_sqlite and not self.allow_sqlite_in_production:
+            raise ValueError(
+                "env=production with a SQLite store: set REMIT_DATABASE_URL to PostgreSQL, "
+                "or REMIT_ALLOW_SQLITE_IN_PRODUCTION=true for a single server"
+            )
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.home / 'remit.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = _toml_path()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml))
+        return tuple(sources)
+
+
+#: the ``remit.toml`` chosen by the ``load_settings`` call in progress (a context variable, not a global)
+_toml_file: ContextVar[Path | None] = ContextVar("remit_toml_file", default=None)
+
+
+def _toml_path() -> Path | None:
+    chosen = _toml_file.get()
+    if chosen is not None:
+        return chosen
+    home = Path(os.environ.get("REMIT_HOME", ".remit"))
+    candidate = home / "remit.toml"
+    return candidate if candidate.is_file() else None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from overrides, the environment and ``remit.toml``; raise ``ConfigurationError``.
+
+    ``remit.toml`` is read from ``REMIT_CONFIG`` or ``<home>/remit.toml`` (home from an override or
+    ``REMIT_HOME``).
+    """
+    home = overrides.get("home")
+    toml: Path | None = None
+    if os.environ.get("REMIT_CONFIG"):
+        toml = Path(os.environ["REMIT_CONFIG"])
+        if not toml.is_file():
+            raise ConfigurationError(f"REMIT_CONFIG names {toml}, which is not a file")
+    elif home is not None and (Path(home) / "remit.toml").is_file():
+        toml = Path(home) / "remit.toml"
+    token = _toml_file.set(toml)
+    try:
+        return Settings(**overrides)
+    except (ValueError, OSError) as exc:
+        raise ConfigurationError(_first_line(exc)) from exc
+    finally:
+        _toml_file.reset(token)
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return "; ".join(lines[:4]) if lines else type(exc).__name__

@@ -1,0 +1,62 @@
+"""Engine construction and dialect quirks: SQLite in WAL mode by default, PostgreSQL by URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.pool import NullPool
+
+from remit.errors import ConfigurationError
+
+SUPPORTED = ("sqlite", "postgresql")
+
+
+def make_engine(url: str, *, echo: bool = False) -> Engine:
+    """An engine for ``url``; ``ConfigurationError`` for a URL we cannot use."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigurationError("database_url is not a valid SQLAlchemy URL") from exc
+    backend = parsed.get_backend_name()
+    if backend not in SUPPORTED:
+        raise ConfigurationError(f"database_url: unsupported database {backend!r}; use sqlite or postgresql")
+    if backend == "sqlite":
+        return _sqlite(url, parsed.database, echo)
+    if parsed.get_driver_name() != "psycopg":
+        raise ConfigurationError("database_url: use the psycopg driver, postgresql+psycopg://...")
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _sqlite(url: str, database: str | None, echo: bool) -> Engine:
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url,
+        echo=echo,
+        connect_args={"check_same_thread": False, "timeout": 30},
+        # One connection per checkout: SQLite connections are cheap, and WAL lets readers run beside a writer.
+        poolclass=NullPool,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not pysqlite, issue BEGIN, so that BEGIN IMMEDIATE below takes effect.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        # Take the write lock at the start: a read-then-write transaction can then never fail half-way
+        # with "database is locked" when another process (the CLI beside a server) writes too.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine

@@ -1,0 +1,138 @@
+"""The ORM tables. ORM classes never leave ``remit.store``; repositories return domain values."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, MetaData, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from remit.store.types import Json, UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: Json}
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))
+    attributes: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class AgentRow(Base):
+    __tablename__ = "agents"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    spiffe_id: Mapped[str] = mapped_column(String(400), unique=True)
+    owner: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    purpose: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    status_reason: Mapped[str] = mapped_column(Text)
+    team: Mapped[str] = mapped_column(String(64))
+    environment: Mapped[str] = mapped_column(String(64))
+    risk_tier: Mapped[str] = mapped_column(String(16))
+    clearance: Mapped[int] = mapped_column(Integer)
+    attributes: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    review_due_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime | None]
+
+
+class RoleRow(Base):
+    __tablename__ = "roles"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    description: Mapped[str] = mapped_column(Text)
+    permissions: Mapped[dict[str, Any]]  #: {"permissions": [{"actions": [...], "resource": "..."}]}
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class RoleAgentRow(Base):
+    __tablename__ = "role_agents"
+
+    role: Mapped[str] = mapped_column(ForeignKey("roles.name", ondelete="CASCADE"), primary_key=True)
+    agent: Mapped[str] = mapped_column(ForeignKey("agents.name", ondelete="CASCADE"), primary_key=True, index=True)
+
+
+class RoleUserRow(Base):
+    __tablename__ = "role_users"
+
+    role: Mapped[str] = mapped_column(ForeignKey("roles.name", ondelete="CASCADE"), primary_key=True)
+    user: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+
+
+class ResourceRow(Base):
+    __tablename__ = "resources"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    parent: Mapped[str | None] = mapped_column(ForeignKey("resources.id"), index=True)
+    sensitivity: Mapped[str] = mapped_column(String(32))
+    data_classes: Mapped[dict[str, Any]]  #: {"values": [...]}
+    attributes: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class RoleResourceRow(Base):
+    """Which resources a role's permissions name: keeps a named resource from being deleted under it."""
+
+    __tablename__ = "role_resources"
+
+    role: Mapped[str] = mapped_column(ForeignKey("roles.name", ondelete="CASCADE"), primary_key=True)
+    resource: Mapped[str] = mapped_column(ForeignKey("resources.id"), primary_key=True, index=True)
+
+
+class EventRow(Base):
+    __tablename__ = "events"
+
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    id: Mapped[str] = mapped_column(String(40), unique=True)
+    schema: Mapped[str] = mapped_column(String(40))
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(200), index=True)
+    action: Mapped[str] = mapped_column(String(64))
+    target_type: Mapped[str] = mapped_column(String(32))
+    target_id: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    before: Mapped[dict[str, Any] | None]
+    after: Mapped[dict[str, Any] | None]
+    extra: Mapped[dict[str, Any]]
+
+    __table_args__ = (Index("ix_events_target", "target_type", "target_id"),)
+
+
+class AdminTokenRow(Base):
+    __tablename__ = "admin_tokens"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    digest: Mapped[str] = mapped_column(String(64), unique=True)  #: SHA-256 of the secret; the secret is not kept
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
