@@ -120,7 +120,12 @@ def _public(token: AdminToken) -> dict[str, object]:
 
 
 def _event(
-    now: datetime, actor: str, action: str, token: AdminToken, before: dict[str, object] | None, after: dict[str, object]
+    now: datetime,
+    actor: str,
+    action: str,
+    token: AdminToken,
+    before: dict[str, object] | None,
+    after: dict[str, object],
 ) -> ChangeEvent:
     return ChangeEvent(
         id=new_id("evt"),

@@ -13,7 +13,7 @@ from datetime import datetime
 from remit.admin.access import AdminRole
 from remit.ids import new_secret
 
-TOKEN_PREFIX = "remit_adm"
+TOKEN_PREFIX = "remit_adm"  # noqa: S105 - a public prefix, not a secret
 
 
 @dataclass(frozen=True, slots=True)

@@ -203,9 +203,7 @@ def check_parent(kind: ResourceKind, parent: Resource | None, parent_id: str | N
         raise ValidationError(f"parent resource {parent_id!r} does not exist", field="parent")
     if parent.kind not in allowed:
         names = ", ".join(sorted(k.value for k in allowed))
-        raise ValidationError(
-            f"a {kind.value} can only sit under: {names} (not {parent.kind.value})", field="parent"
-        )
+        raise ValidationError(f"a {kind.value} can only sit under: {names} (not {parent.kind.value})", field="parent")
 
 
 def check_attributes(attributes: Attributes, field_name: str = "attributes") -> Attributes:

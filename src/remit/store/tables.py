@@ -21,7 +21,7 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: Json}
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: Json}  # noqa: RUF012 - SQLAlchemy reads it
 
 
 class UserRow(Base):
@@ -106,9 +106,7 @@ class RoleResourceRow(Base):
 class EventRow(Base):
     __tablename__ = "events"
 
-    seq: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    )
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     id: Mapped[str] = mapped_column(String(40), unique=True)
     schema: Mapped[str] = mapped_column(String(40))
     at: Mapped[datetime] = mapped_column(index=True)
