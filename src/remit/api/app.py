@@ -1,0 +1,41 @@
+"""The HTTP API application factory: ``create_app(settings)`` builds everything once; nothing at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from remit import __version__
+from remit.api import problems
+from remit.api.limits import BodySizeLimit
+from remit.api.routes import admin, agents, health, resources, roles, users
+from remit.container import Remit
+from remit.settings import Settings
+
+
+def create_app(settings: Settings, *, remit: Remit | None = None) -> FastAPI:
+    """Build the app. Pass ``remit`` to share an already wired container (tests, the CLI); the app then
+    leaves closing it to the caller."""
+    owned = remit is None
+    wired = remit or Remit.from_settings(settings, migrate_schema=settings.migrate_on_start)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:
+            wired.close()
+
+    app = FastAPI(
+        title="Remit",
+        version=__version__,
+        summary="Access management for AI agents: registry, admin API.",
+        lifespan=lifespan,
+    )
+    app.state.remit = wired
+    problems.install(app)
+    for module in (health, agents, users, roles, resources, admin):
+        app.include_router(module.router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
+    return app

@@ -1,0 +1,121 @@
+"""Errors to HTTP, in one place: every error leaves as ``{code, message, field}`` with a 4xx status.
+
+Domain errors map by class; request validation errors name the first offending field; anything unexpected
+becomes a bare 500 ``internal_error`` whose detail goes to the log, never to the caller.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from remit.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    Conflict,
+    Forbidden,
+    InvalidTransition,
+    NotFound,
+    RemitError,
+    StoreError,
+    ValidationError,
+)
+
+log = logging.getLogger(__name__)
+
+#: most specific first
+STATUS: list[tuple[type[RemitError], int]] = [
+    (InvalidTransition, 409),
+    (ValidationError, 422),
+    (NotFound, 404),
+    (Conflict, 409),
+    (AuthenticationError, 401),
+    (Forbidden, 403),
+    (StoreError, 503),
+    (ConfigurationError, 500),
+]
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def error_response(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
+    headers = {"WWW-Authenticate": 'Bearer realm="remit"'} if status == 401 else None
+    body: dict[str, Any] = {"code": code, "message": message, "field": field}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def status_of(exc: RemitError) -> int:
+    for cls, status in STATUS:
+        if isinstance(exc, cls):
+            return status
+    return 500
+
+
+async def _remit_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RemitError)
+    status = status_of(exc)
+    if status >= 500:
+        log.error("request failed: %s", exc.code, exc_info=exc.__cause__ or exc)
+    return error_response(status, exc.code, exc.message, exc.field)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    for err in errors:
+        if err.get("type") == "json_invalid":
+            return error_response(400, "malformed_json", "the request body is not valid JSON")
+    if not errors:
+        return error_response(422, "invalid_request", "invalid request")
+    first = errors[0]
+    field = _field(first.get("loc", ()))
+    messages = [f"{_field(e.get('loc', ()))}: {e.get('msg', 'invalid')}" for e in errors[:3]]
+    more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+    if first.get("type") == "missing" and field == "body":
+        return error_response(400, "missing_body", "a JSON request body is required", "body")
+    return error_response(422, "invalid_request", "; ".join(messages) + more, field)
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    message = str(exc.detail) if exc.detail else code.replace("_", " ")
+    if exc.status_code == 404 and message == "Not Found":
+        message = "no such endpoint; see /openapi.json"
+    response = error_response(exc.status_code, code, message)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", exc_info=exc)
+    return error_response(500, "internal_error", "internal error; the server log has the detail")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(RemitError, _remit_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+def _field(loc: Any) -> str:
+    parts = [str(p) for p in loc if p not in ("body",)] if len(loc) > 1 else [str(p) for p in loc]
+    if parts and parts[0] in ("query", "path", "header"):
+        parts = parts[1:]
+    return ".".join(parts) or "body"
