@@ -137,7 +137,7 @@ def authorize(principal: AdminPrincipal, act: Act, target: Target = None) -> Non
         return
     noun, verb = act.value.split(".", 1)
     read = _VISIBILITY.get(noun)
-    if target is not None and read is not None and verb != "create" and not is_allowed(principal, read, target):
+    if target is not None and read is not None and verb not in ("create", "transfer") and not is_allowed(principal, read, target):
         raise NotFound(f"no such {noun}")
     raise Forbidden(f"role {principal.role.value} may not {act.value}" + _why(principal, act, target))
 

@@ -31,27 +31,34 @@ class BodySizeLimit:
                     await self._refuse(send, 413, "body_too_large", self._message())
                     return
         seen = 0
-        started = False
+        too_large = False
+        replaced = False
 
         async def counting_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, too_large
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
+                    too_large = True
                     raise _TooLarge
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
+        async def guarded_send(message: Message) -> None:
+            # A framework may turn the exception raised while reading into its own 400; answer 413 instead.
+            nonlocal replaced
+            if too_large:
+                if message["type"] == "http.response.start" and not replaced:
+                    replaced = True
+                    await self._refuse(send, 413, "body_too_large", self._message())
+                return
             await send(message)
 
         try:
-            await self.app(scope, counting_receive, tracking_send)
+            await self.app(scope, counting_receive, guarded_send)
         except _TooLarge:
-            if not started:
+            if not replaced:
+                replaced = True
                 await self._refuse(send, 413, "body_too_large", self._message())
 
     def _message(self) -> str:

@@ -82,7 +82,7 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     if not errors:
         return error_response(422, "invalid_request", "invalid request")
     first = errors[0]
-    field = _field(first.get("loc", ()))
+    field = _field(_common_prefix(first, errors))
     messages = [f"{_field(e.get('loc', ()))}: {e.get('msg', 'invalid')}" for e in errors[:3]]
     more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
     if first.get("type") == "missing" and field == "body":
@@ -114,8 +114,23 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected)
 
 
+def _common_prefix(first: Any, errors: list[Any]) -> tuple[Any, ...]:
+    """The location shared by the errors about the first one's field: a union's branches (``attributes.n.bool``,
+    ``attributes.n.int``) report the field itself (``attributes.n``)."""
+    loc = tuple(first.get("loc", ()))
+    siblings = [tuple(e.get("loc", ())) for e in errors if tuple(e.get("loc", ()))[:2] == loc[:2]]
+    prefix = loc
+    for other in siblings:
+        n = 0
+        while n < min(len(prefix), len(other)) and prefix[n] == other[n]:
+            n += 1
+        prefix = prefix[:n]
+    return prefix or loc
+
+
 def _field(loc: Any) -> str:
-    parts = [str(p) for p in loc if p not in ("body",)] if len(loc) > 1 else [str(p) for p in loc]
+    parts = [str(p) for p in loc if p != "[key]"]
+    parts = [p for p in parts if p != "body"] if len(parts) > 1 else parts
     if parts and parts[0] in ("query", "path", "header"):
         parts = parts[1:]
     return ".".join(parts) or "body"

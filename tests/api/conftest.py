@@ -1,0 +1,81 @@
+"""A real Remit HTTP server on 127.0.0.1 (uvicorn in a thread) over the store under test, and clients for it."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import uvicorn
+
+from remit.admin.access import AdminPrincipal, AdminRole
+from remit.api.app import create_app
+from remit.container import Remit
+from remit.registry.service import UserDraft
+
+
+@dataclass
+class LiveServer:
+    url: str
+    remit: Remit
+    admin_token: str
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=10)
+
+
+@pytest.fixture
+def live(remit: Remit) -> Iterator[LiveServer]:
+    """uvicorn serving ``create_app`` on an ephemeral loopback port; stopped after the test."""
+    app = create_app(remit.settings, remit=remit)
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    started = threading.Event()
+    for _ in range(500):  # bounded wait for the socket, not a timing assertion
+        if server.started:
+            started.set()
+            break
+        thread.join(0.01)
+    assert started.is_set(), "server did not start"
+    port = server.servers[0].sockets[0].getsockname()[1]
+    _, secret = remit.admin_tokens.bootstrap("test:setup")
+    try:
+        yield LiveServer(url=f"http://127.0.0.1:{port}", remit=remit, admin_token=secret)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture
+def admin_client(live: LiveServer) -> Iterator[httpx.Client]:
+    with live.client(live.admin_token) as client:
+        yield client
+
+
+TokenFactory = Callable[..., str]
+
+
+@pytest.fixture
+def mint(live: LiveServer) -> TokenFactory:
+    """``mint(AdminRole.OWNER, user_id="alice")`` -> a bearer value for a new admin token."""
+
+    def _mint(role: AdminRole, user_id: str | None = None) -> str:
+        admin = AdminPrincipal(actor="test:setup", role=AdminRole.ADMIN)
+        _, secret = live.remit.admin_tokens.create(admin, name=f"{role.value} for tests", role=role, user_id=user_id)
+        return secret
+
+    return _mint
+
+
+@pytest.fixture
+def users(live: LiveServer) -> list[str]:
+    """Two active owners, alice and bob."""
+    admin = AdminPrincipal(actor="test:setup", role=AdminRole.ADMIN)
+    for uid in ("alice", "bob"):
+        live.remit.registry.create_user(admin, UserDraft(id=uid, email=f"{uid}@example.org", display_name=uid.title()))
+    return ["alice", "bob"]
