@@ -129,8 +129,11 @@ def _common_prefix(first: Any, errors: list[Any]) -> tuple[Any, ...]:
 
 
 def _field(loc: Any) -> str:
-    parts = [str(p) for p in loc if p != "[key]"]
-    parts = [p for p in parts if p != "body"] if len(parts) > 1 else parts
-    if parts and parts[0] in ("query", "path", "header"):
+    """``("body", "permissions", 0, "actions")`` -> ``permissions[0].actions``, the way the domain names fields."""
+    parts = [p for p in loc if p != "[key]"]
+    if len(parts) > 1 and parts[0] in ("body", "query", "path", "header"):
         parts = parts[1:]
-    return ".".join(parts) or "body"
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "body"
