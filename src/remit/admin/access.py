@@ -105,7 +105,7 @@ _OWNER_RULES: dict[Act, _Rule] = {
     Act.AGENT_CREATE: _own_agent,
     Act.AGENT_READ: _own_agent,
     Act.AGENT_UPDATE: _own_agent,
-    Act.AGENT_SUSPEND: _own_agent,
+    Act.AGENT_SUSPEND: _own_agent_not_quarantined,  # quarantined -> suspended -> active would lift it
     Act.AGENT_RESUME: _own_agent_not_quarantined,
     Act.AGENT_RETIRE: _own_agent,
     Act.USER_READ: _self,
@@ -137,7 +137,9 @@ def authorize(principal: AdminPrincipal, act: Act, target: Target = None) -> Non
         return
     noun, verb = act.value.split(".", 1)
     read = _VISIBILITY.get(noun)
-    if target is not None and read is not None and verb not in ("create", "transfer") and not is_allowed(principal, read, target):
+    # create and transfer name a new owner, not an existing agent: nothing to hide, so say "forbidden"
+    hidden = verb not in ("create", "transfer") and read is not None and not is_allowed(principal, read, target)
+    if target is not None and hidden:
         raise NotFound(f"no such {noun}")
     raise Forbidden(f"role {principal.role.value} may not {act.value}" + _why(principal, act, target))
 
@@ -161,7 +163,8 @@ def user_scope(principal: AdminPrincipal) -> str | None:
 
 
 def _why(principal: AdminPrincipal, act: Act, target: Target) -> str:
-    if principal.role is AdminRole.OWNER and act is Act.AGENT_RESUME and isinstance(target, AgentTarget):
+    lifts_quarantine = act in (Act.AGENT_RESUME, Act.AGENT_SUSPEND)
+    if principal.role is AdminRole.OWNER and lifts_quarantine and isinstance(target, AgentTarget):
         return " (a quarantined agent is released by an admin)"
     if principal.role is AdminRole.OWNER and act is Act.AGENT_TRANSFER:
         return " (only an admin transfers an agent to another owner)"
