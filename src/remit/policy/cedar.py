@@ -1,0 +1,218 @@
+"""The Cedar engine, through ``cedarpy``: the only module that imports it.
+
+Parses policy text once into per-policy pieces (with each policy's scope, for slicing), builds reusable
+``PolicySet``/``Entities`` handles, validates against a schema, evaluates, and turns cedarpy's exceptions and
+diagnostics into ours. Policy ids come from an ``@id("...")`` annotation, else ``policy<N>`` by position.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import cedarpy
+
+from remit.policy.errors import PolicySyntaxError, PolicyValidationError
+from remit.policy.model import EntityRef
+
+ScopeOp = Literal["all", "eq", "in", "is"]
+_ERROR_POLICY = re.compile(r"policy `([^`]+)`")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/#@-]{0,199}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """One scope constraint of a policy head: ``principal == X``, ``resource in X``, ``resource is T in X``."""
+
+    op: ScopeOp
+    refs: tuple[EntityRef, ...] = ()
+    type: str | None = None  #: for ``is``
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedPolicy:
+    id: str
+    effect: Literal["permit", "forbid"]
+    principal: Scope
+    action: Scope
+    resource: Scope
+    est: dict[str, Any] = field(repr=False, compare=False, hash=False)
+    annotations: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True, slots=True)
+class RawResult:
+    allowed: bool
+    reasons: tuple[str, ...]
+    errors: tuple[tuple[str, str], ...]  #: (policy id, message)
+
+
+PolicySetHandle = cedarpy.PolicySet
+EntitiesHandle = cedarpy.Entities
+
+
+def parse(text: str, *, id_prefix: str = "") -> list[ParsedPolicy]:
+    """Parse policy text; ``PolicySyntaxError`` with line and column of the failing policy."""
+    try:
+        document = json.loads(cedarpy.policies_to_json_str(text))
+    except ValueError as exc:
+        raise _locate(text, str(exc)) from exc
+    if document.get("templates"):
+        raise PolicySyntaxError(
+            "policy templates (?principal/?resource slots) are not supported; write static policies"
+        )
+    out: list[ParsedPolicy] = []
+    seen: set[str] = set()
+    for auto_id, est in document.get("staticPolicies", {}).items():
+        annotations = {k: ("" if v is None else str(v)) for k, v in (est.get("annotations") or {}).items()}
+        pid = id_prefix + annotations.get("id", auto_id)
+        if not _ID.match(pid):
+            raise PolicySyntaxError(f"@id({pid!r}): ids are letters, digits and . _ : / # @ - (up to 200)")
+        if pid in seen:
+            raise PolicySyntaxError(f"two policies have the id {pid!r}; @id values must be unique")
+        seen.add(pid)
+        out.append(
+            ParsedPolicy(
+                id=pid,
+                effect=est["effect"],
+                principal=_scope(est["principal"]),
+                action=_scope(est["action"]),
+                resource=_scope(est["resource"]),
+                est=est,
+                annotations=annotations,
+            )
+        )
+    return out
+
+
+def policy_set(policies: Iterable[ParsedPolicy]) -> PolicySetHandle:
+    """A reusable parsed handle over exactly these policies, keyed by our ids (so reasons name them)."""
+    document = {"staticPolicies": {p.id: p.est for p in policies}, "templates": {}, "templateLinks": []}
+    return cedarpy.PolicySet.from_json_str(json.dumps(document))
+
+
+def entities(items: Sequence[dict[str, Any]]) -> EntitiesHandle:
+    """A reusable parsed entity set (Cedar JSON entity format)."""
+    return cedarpy.Entities.from_json_str(json.dumps(list(items)))
+
+
+def check_entities(items: Sequence[dict[str, Any]]) -> None:
+    """Raise ``PolicyValidationError`` when Cedar cannot read these entities."""
+    try:
+        entities(items)
+    except ValueError as exc:
+        raise PolicyValidationError(f"entities: {exc}") from exc
+
+
+def validate(policies: Sequence[ParsedPolicy], schema: dict[str, Any]) -> list[str]:
+    """Schema validation; one message per problem, naming the policy by our id."""
+    text = cedarpy.policies_from_json_str(
+        json.dumps({"staticPolicies": {p.id: p.est for p in policies}, "templates": {}, "templateLinks": []})
+    )
+    try:
+        result = cedarpy.validate_policies(text, json.dumps(schema))
+    except ValueError as exc:
+        return [f"schema: {exc}"]
+    ids = [p.id for p in policies]
+    problems: list[str] = []
+    for err in result.errors:
+        # validate_policies re-parses the text, so its ids are positional: map them back to ours
+        index = int(err.policy_id[len("policy") :]) if err.policy_id.startswith("policy") else -1
+        name = ids[index] if 0 <= index < len(ids) else err.policy_id
+        problems.append(f"policy {name}: {str(err.error).replace(f'`{err.policy_id}`', f'`{name}`')}")
+    return problems
+
+
+def evaluate(
+    principal: EntityRef,
+    action: str,
+    resource: EntityRef,
+    context: dict[str, Any],
+    policies: PolicySetHandle,
+    entity_set: EntitiesHandle | list[dict[str, Any]],
+) -> RawResult:
+    """One Cedar evaluation. ``ValueError`` from cedarpy (a malformed request or context) propagates."""
+    request = {
+        "principal": principal.as_json(),
+        "action": {"type": "Action", "id": action},
+        "resource": resource.as_json(),
+        "context": context,
+    }
+    result = cedarpy.is_authorized(request, policies, entity_set)
+    diagnostics = result.diagnostics
+    errors = tuple((_error_policy(msg), str(msg)) for msg in diagnostics.errors)
+    return RawResult(allowed=bool(result.allowed), reasons=tuple(diagnostics.reasons), errors=errors)
+
+
+def _error_policy(message: str) -> str:
+    match = _ERROR_POLICY.search(message)
+    return match.group(1) if match else "?"
+
+
+def _scope(node: dict[str, Any]) -> Scope:
+    op = node.get("op")
+    if op == "All":
+        return Scope("all")
+    if "slot" in node:
+        raise PolicySyntaxError("policy templates (?principal/?resource slots) are not supported")
+    if op == "==":
+        return Scope("eq", (_ref(node["entity"]),))
+    if op == "in":
+        if "entities" in node:
+            return Scope("in", tuple(_ref(e) for e in node["entities"]))
+        return Scope("in", (_ref(node["entity"]),))
+    if op == "is":
+        inside = node.get("in")
+        refs = (_ref(inside["entity"]),) if inside and "entity" in inside else ()
+        return Scope("is", refs, node["entity_type"])
+    raise PolicySyntaxError(f"unsupported scope constraint {op!r}")
+
+
+def _ref(node: dict[str, Any]) -> EntityRef:
+    return EntityRef(str(node["type"]), str(node["id"]))
+
+
+def _locate(text: str, message: str) -> PolicySyntaxError:
+    """Find the first policy statement that fails to parse, to give its line and column."""
+    for start, statement in split_statements(text):
+        try:
+            cedarpy.policies_to_json_str(statement)
+        except ValueError:
+            line = text.count("\n", 0, start) + 1
+            column = start - (text.rfind("\n", 0, start) + 1) + 1
+            return PolicySyntaxError(message, line=line, column=column)
+    return PolicySyntaxError(message, line=1, column=1)
+
+
+def split_statements(text: str) -> list[tuple[int, str]]:
+    """Split policy text at top-level ``;`` (outside strings and comments): (offset of first token, text)."""
+    out: list[tuple[int, str]] = []
+    i, n = 0, len(text)
+    start: int | None = None
+    depth = 0
+    while i < n:
+        c = text[i]
+        if c == "/" and text.startswith("//", i):
+            j = text.find("\n", i)
+            i = n if j < 0 else j
+            continue
+        if start is None and not c.isspace():
+            start = i
+        if c == '"':
+            i += 1
+            while i < n and text[i] != '"':
+                i += 2 if text[i] == "\\" else 1
+        elif c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        elif c == ";" and depth <= 0 and start is not None:
+            out.append((start, text[start : i + 1]))
+            start, depth = None, 0
+        i += 1
+    if start is not None and text[start:].strip():
+        out.append((start, text[start:]))
+    return out

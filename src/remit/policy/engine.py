@@ -1,0 +1,178 @@
+"""The policy decision point: one engine behind the AuthZEN API, the in-process ``Authorizer``, and (later) the
+gateway and token service.
+
+``evaluate`` = guard, slice the policies and entities the request can touch, one Cedar call, then fail closed:
+any evaluation error in an applicable policy denies unless the active version says ``on_error = skip``. In
+log-only mode the caller is told allow for policy denials; guard denials and engine failures still deny.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from time import perf_counter
+from typing import Any
+
+from remit.ids import new_id
+from remit.policy import cedar, guard
+from remit.policy.model import AuthzRequest, Decision, DenyCode, Effect, EntityRef, Mode, OnError
+from remit.policy.state import CompiledState, refs_in
+from remit.policy.values import to_cedar
+
+log = logging.getLogger(__name__)
+
+DecisionSink = Callable[[AuthzRequest, Decision], None]
+
+
+def _discard(_request: AuthzRequest, _decision: Decision) -> None:
+    return None
+
+
+class PolicyEngine:
+    """Evaluates against the current ``CompiledState``; ``swap`` replaces it atomically."""
+
+    def __init__(self, state: CompiledState | None = None, *, sink: DecisionSink = _discard) -> None:
+        self._state = state
+        self._sink = sink
+
+    @property
+    def state(self) -> CompiledState | None:
+        return self._state
+
+    def swap(self, state: CompiledState) -> None:
+        self._state = state
+
+    def evaluate(self, request: AuthzRequest) -> Decision:
+        started = perf_counter()
+        state = self._state
+        try:
+            decision = self._decide(request, state, started)
+        except Exception:  # fail closed: whatever went wrong, the answer is deny
+            log.exception("policy engine failed")
+            decision = _deny(state, started, DenyCode.ENGINE_ERROR, "the policy engine failed; denied")
+        self._sink(request, decision)
+        return decision
+
+    def _decide(self, request: AuthzRequest, state: CompiledState | None, started: float) -> Decision:
+        if state is None or len(state.index) == 0:
+            return _deny(state, started, DenyCode.NO_POLICIES, "no policies are loaded; everything is denied")
+        blocked = guard.check(request.principal, state.guard)
+        if blocked is not None:
+            return _deny(state, started, blocked[0], blocked[1])
+        principal, resource = request.principal, request.resource
+        plain = request.principal_attrs is None and request.resource_attrs is None and request.action_attrs is None
+        key = (principal, request.action, resource)
+        route = state.cached_route(key) if plain else None
+        try:
+            if route is None:
+                slice_ = state.index.candidates(
+                    principal,
+                    state.up(principal),
+                    request.action,
+                    state.up(EntityRef("Action", request.action)),
+                    resource,
+                    state.up(resource),
+                )
+                if not slice_:
+                    return self._policy_deny(state, started, DenyCode.NO_PERMIT, (), ())
+                policies = state.index.policy_set(slice_)
+                entity_set = self._entities(state, request, plain)
+                if plain:
+                    state.remember_route(key, (policies, entity_set))
+            else:
+                policies, entity_set = route
+            context = to_cedar(request.context) if request.context else {}
+            raw = cedar.evaluate(principal, request.action, resource, context, policies, entity_set)
+        except ValueError as exc:
+            return _deny(state, started, DenyCode.INVALID_REQUEST, f"the request cannot be evaluated: {exc}")
+        errors = tuple(f"{pid}: {msg}" for pid, msg in raw.errors)
+        if errors and state.on_error is OnError.DENY:
+            return self._policy_deny(state, started, DenyCode.EVALUATION_ERROR, raw.reasons, errors)
+        if raw.allowed:
+            return Decision(
+                decision_id=new_id("dec"),
+                allowed=True,
+                effect=Effect.ALLOW,
+                policy_version=state.version,
+                mode=state.mode,
+                reasons=raw.reasons,
+                errors=errors,
+                eval_us=(perf_counter() - started) * 1e6,
+            )
+        code = DenyCode.FORBIDDEN if raw.reasons else DenyCode.NO_PERMIT
+        return self._policy_deny(state, started, code, raw.reasons, errors)
+
+    def _policy_deny(
+        self,
+        state: CompiledState,
+        started: float,
+        code: DenyCode,
+        reasons: tuple[str, ...],
+        errors: tuple[str, ...],
+    ) -> Decision:
+        message = {
+            DenyCode.NO_PERMIT: "no policy permits this; an access request could grant it",
+            DenyCode.FORBIDDEN: "a forbid policy applies: " + ", ".join(reasons),
+            DenyCode.EVALUATION_ERROR: "a policy failed to evaluate, so the request is denied (fail closed)",
+        }[code]
+        return Decision(
+            decision_id=new_id("dec"),
+            allowed=state.mode is Mode.LOG_ONLY,
+            effect=Effect.DENY,
+            policy_version=state.version,
+            mode=state.mode,
+            reasons=reasons,
+            errors=errors,
+            deny_code=code,
+            message=message,
+            eval_us=(perf_counter() - started) * 1e6,
+            request_access_possible=code is DenyCode.NO_PERMIT,
+        )
+
+    @staticmethod
+    def _entities(state: CompiledState, request: AuthzRequest, plain: bool) -> Any:
+        """The entities this request can reach: the principal, resource and action, their ancestors, and the
+        entities their attributes name (with properties from the request merged over stored attributes)."""
+        principal, resource = request.principal, request.resource
+        action_ref = EntityRef("Action", request.action)
+        overrides: dict[EntityRef, dict[str, Any]] = {}
+        for ref, attrs in (
+            (principal, request.principal_attrs),
+            (resource, request.resource_attrs),
+            (action_ref, request.action_attrs),
+        ):
+            if attrs is None:
+                continue
+            base = state.stored.get(ref)
+            merged = dict(base.get("attrs", {})) if base else {}
+            merged.update(to_cedar(attrs))
+            parents = base.get("parents", []) if base else []
+            overrides[ref] = {"uid": ref.as_json(), "attrs": merged, "parents": parents}
+        wanted = {principal, resource, action_ref}
+        for ref in (principal, resource, action_ref):
+            wanted |= state.neighbourhood(ref)
+        for body in overrides.values():
+            for named in refs_in(body["attrs"]):
+                wanted.add(named)
+                wanted |= state.neighbourhood(named)
+        items: list[dict[str, Any]] = []
+        for ref in wanted:
+            found = overrides.get(ref) or state.stored.get(ref)
+            if found is not None:
+                items.append(found)
+            elif ref in (principal, resource):
+                items.append({"uid": ref.as_json(), "attrs": {}, "parents": []})
+        return cedar.entities(items) if plain else items
+
+
+def _deny(state: CompiledState | None, started: float, code: DenyCode, message: str) -> Decision:
+    return Decision(
+        decision_id=new_id("dec"),
+        allowed=False,
+        effect=Effect.DENY,
+        policy_version=state.version if state else 0,
+        mode=state.mode if state else Mode.ENFORCE,
+        deny_code=code,
+        message=message,
+        eval_us=(perf_counter() - started) * 1e6,
+    )
