@@ -9,6 +9,10 @@ from sqlalchemy import Engine
 
 from remit.admin.service import AdminTokenService
 from remit.clock import Clock, SystemClock
+from remit.policy.authorizer import Authorizer
+from remit.policy.engine import PolicyEngine
+from remit.policy.refresh import PolicyRefresher
+from remit.policy.service import PolicyService
 from remit.registry.service import RegistryService
 from remit.settings import Settings
 from remit.store import migrate
@@ -26,6 +30,9 @@ class Remit:
     store: SqlStore
     registry: RegistryService
     admin_tokens: AdminTokenService
+    policies: PolicyService
+    pdp: PolicyEngine
+    refresher: PolicyRefresher
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock | None = None, migrate_schema: bool = True) -> Remit:
@@ -40,6 +47,8 @@ class Remit:
             trust_domain=settings.trust_domain,
             review_interval=timedelta(days=settings.review_interval_days),
         )
+        policies = PolicyService(store, clock)
+        pdp = PolicyEngine()
         return cls(
             settings=settings,
             clock=clock,
@@ -47,7 +56,17 @@ class Remit:
             store=store,
             registry=registry,
             admin_tokens=AdminTokenService(store, clock),
+            policies=policies,
+            pdp=pdp,
+            refresher=PolicyRefresher(policies, pdp, interval=settings.policy_refresh_seconds),
         )
 
+    def authorizer(self) -> Authorizer:
+        """The in-process API over this container's engine (state compiled on first use)."""
+        if self.pdp.state is None:
+            self.refresher.refresh()
+        return Authorizer(self.pdp, self.refresher)
+
     def close(self) -> None:
+        self.refresher.stop()
         self.engine.dispose()

@@ -67,11 +67,13 @@ class Settings(BaseSettings):
     """Port ``remit serve`` listens on."""
     migrate_on_start: bool = True
     """Bring the database schema to the latest version when the server starts."""
+    policy_refresh_seconds: float = Field(default=0.25, gt=0, le=60)
+    """How often a server checks the store for policy and registry changes (they apply within this time)."""
     api: ApiSettings = ApiSettings()
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
-        if not _TRUST_DOMAIN.match(self.trust_domain):
+        if not _TRUST_DOMAIN.fullmatch(self.trust_domain):
             raise ValueError("trust_domain must be a lowercase DNS name such as 'example.org'")
         if self.api.default_page_size > self.api.max_page_size:
             raise ValueError("api.default_page_size must not exceed api.max_page_size")
@@ -106,12 +108,15 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
-#: the ``remit.toml`` chosen by the ``load_settings`` call in progress (a context variable, not a global)
-_toml_file: ContextVar[Path | None] = ContextVar("remit_toml_file", default=None)
+#: the ``remit.toml`` chosen by the ``load_settings`` call in progress (a context variable, not a global):
+#: a path, False for "none", or None when ``Settings`` is built directly (then ``REMIT_HOME`` decides)
+_toml_file: ContextVar[Path | Literal[False] | None] = ContextVar("remit_toml_file", default=None)
 
 
 def _toml_path() -> Path | None:
     chosen = _toml_file.get()
+    if chosen is False:
+        return None
     if chosen is not None:
         return chosen
     home = Path(os.environ.get("REMIT_HOME", ".remit"))
@@ -131,9 +136,13 @@ def load_settings(**overrides: Any) -> Settings:
         toml = Path(os.environ["REMIT_CONFIG"])
         if not toml.is_file():
             raise ConfigurationError(f"REMIT_CONFIG names {toml}, which is not a file")
-    elif home is not None and (Path(home) / "remit.toml").is_file():
-        toml = Path(home) / "remit.toml"
-    token = _toml_file.set(toml)
+    elif home is not None:
+        # an explicit home has its own remit.toml or none; never the one of REMIT_HOME or ./.remit
+        candidate = Path(home) / "remit.toml"
+        toml = candidate if candidate.is_file() else None
+    else:
+        toml = _toml_path()
+    token = _toml_file.set(toml if toml is not None else False)
     try:
         return Settings(**overrides)
     except (ValueError, OSError) as exc:

@@ -3,7 +3,8 @@
 Human admin roles:
 
 * ``admin``   everything.
-* ``auditor`` reads everything, changes nothing.
+* ``auditor`` reads everything and may ask for decisions; changes nothing.
+* ``pep``     a policy enforcement point (gateway, SDK, external PEP): asks for decisions, nothing else.
 * ``owner``   registers agents in their own name and manages only the agents they own; reads the catalogue
   (roles, resources) and their own user record. Cannot transfer an agent to another owner, change roles or
   resources, or lift a quarantine (a security response stays with admins).
@@ -24,6 +25,7 @@ class AdminRole(StrEnum):
     ADMIN = "admin"
     OWNER = "owner"
     AUDITOR = "auditor"
+    PEP = "pep"  #: a policy enforcement point: asks for decisions, nothing else
 
 
 class Act(StrEnum):
@@ -50,6 +52,10 @@ class Act(StrEnum):
     RESOURCE_UPDATE = "resource.update"
     RESOURCE_DELETE = "resource.delete"
     EVENT_READ = "event.read"
+    POLICY_READ = "policy.read"
+    POLICY_WRITE = "policy.write"
+    POLICY_MODE = "policy.mode"  #: enforce or log-only: its own permission, because it switches enforcement off
+    DECISION_EVALUATE = "decision.evaluate"
     ADMIN_TOKEN_CREATE = "admin_token.create"  # noqa: S105 - an action name
     ADMIN_TOKEN_READ = "admin_token.read"  # noqa: S105
     ADMIN_TOKEN_REVOKE = "admin_token.revoke"  # noqa: S105
@@ -122,7 +128,9 @@ def is_allowed(principal: AdminPrincipal, act: Act, target: Target = None) -> bo
     if principal.role is AdminRole.ADMIN:
         return True
     if principal.role is AdminRole.AUDITOR:
-        return act.is_read
+        return act.is_read or act is Act.DECISION_EVALUATE
+    if principal.role is AdminRole.PEP:
+        return act is Act.DECISION_EVALUATE
     rule = _OWNER_RULES.get(act)
     return rule is not None and rule(principal, target)
 

@@ -30,6 +30,7 @@ from remit.registry.models import (
     UserStatus,
 )
 from remit.registry.ports import AgentFilter, EventFilter, ResourceFilter, RoleFilter, UserFilter
+from remit.store.policies import PolicyQueries
 from remit.store.tables import (
     AdminTokenRow,
     AgentRow,
@@ -71,7 +72,7 @@ class SqlStore:
             raise StoreError() from exc
 
 
-class SqlTx:
+class SqlTx(PolicyQueries):
     """One transaction. Every method flushes, so constraint violations surface inside the ``with`` block."""
 
     def __init__(self, session: Session) -> None:
@@ -242,10 +243,7 @@ class SqlTx:
         return Role(
             name=row.name,
             description=row.description,
-            permissions=tuple(
-                Permission(actions=tuple(p["actions"]), resource=p["resource"])
-                for p in row.permissions.get("permissions", [])
-            ),
+            permissions=_permissions_out(row.permissions),
             created_at=row.created_at,
             updated_at=row.updated_at,
             agents=tuple(agents),
@@ -292,6 +290,7 @@ class SqlTx:
     # -- events -------------------------------------------------------------------------------------------
 
     def add_event(self, event: ChangeEvent) -> None:
+        self.bump()
         self.s.add(
             EventRow(
                 id=event.id,
@@ -358,6 +357,43 @@ class SqlTx:
             setattr(row, key, value)
         self.s.flush()
 
+    # -- whole registry, for compiling the policy state --------------------------------------------------
+
+    def _all_agents(self) -> list[Agent]:
+        roles: dict[str, list[str]] = {}
+        for agent, role in self.s.execute(select(RoleAgentRow.agent, RoleAgentRow.role).order_by(RoleAgentRow.role)):
+            roles.setdefault(agent, []).append(role)
+        rows = self.s.scalars(select(AgentRow).order_by(AgentRow.name)).all()
+        return [self._agent(r, tuple(roles.get(r.name, ()))) for r in rows]
+
+    def _all_users(self) -> list[User]:
+        return [_user(r) for r in self.s.scalars(select(UserRow).order_by(UserRow.id)).all()]
+
+    def _all_roles(self) -> list[Role]:
+        agents: dict[str, list[str]] = {}
+        users: dict[str, list[str]] = {}
+        for role, agent in self.s.execute(select(RoleAgentRow.role, RoleAgentRow.agent).order_by(RoleAgentRow.agent)):
+            agents.setdefault(role, []).append(agent)
+        for role, user in self.s.execute(select(RoleUserRow.role, RoleUserRow.user).order_by(RoleUserRow.user)):
+            users.setdefault(role, []).append(user)
+        out: list[Role] = []
+        for row in self.s.scalars(select(RoleRow).order_by(RoleRow.name)).all():
+            out.append(
+                Role(
+                    name=row.name,
+                    description=row.description,
+                    permissions=_permissions_out(row.permissions),
+                    created_at=row.created_at,
+                    updated_at=row.updated_at,
+                    agents=tuple(agents.get(row.name, ())),
+                    users=tuple(users.get(row.name, ())),
+                )
+            )
+        return out
+
+    def _all_resources(self) -> list[Resource]:
+        return [_resource(r) for r in self.s.scalars(select(ResourceRow).order_by(ResourceRow.id)).all()]
+
     # -- shared -------------------------------------------------------------------------------------------
 
     def _page(self, q: Select[R], key: Any, page: PageRequest) -> list[R]:
@@ -370,6 +406,10 @@ class SqlTx:
 def _paged(items: list[R], page: PageRequest, key: Any) -> Page[R]:
     nxt = key(items[page.limit - 1]) if len(items) > page.limit else None
     return Page(items=tuple(items[: page.limit]), next_after=nxt)
+
+
+def _permissions_out(raw: dict[str, Any]) -> tuple[Permission, ...]:
+    return tuple(Permission(actions=tuple(p["actions"]), resource=p["resource"]) for p in raw.get("permissions", []))
 
 
 def _attrs_in(attributes: Attributes) -> dict[str, Any]:

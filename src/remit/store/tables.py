@@ -134,3 +134,43 @@ class AdminTokenRow(Base):
     created_by: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+class PolicyVersionRow(Base):
+    """Every change to the policy set is a new row; nothing is updated or deleted."""
+
+    __tablename__ = "policy_versions"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    policies: Mapped[str] = mapped_column(Text)
+    schema_fragment: Mapped[dict[str, Any] | None]
+    on_error: Mapped[str] = mapped_column(String(16))
+    digest: Mapped[str] = mapped_column(String(64))  #: SHA-256 of the policy text
+    comment: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class EntitySetRow(Base):
+    """Versions of the extra entities (Cedar JSON entity format) that live beside the registry."""
+
+    __tablename__ = "entity_sets"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    entities: Mapped[dict[str, Any]]  #: {"entities": [...]}
+    comment: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class ControlRow(Base):
+    """One row: what is active, the enforcement mode, and the change counter every server polls."""
+
+    __tablename__ = "control"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    revision: Mapped[int] = mapped_column(BigInteger)  #: bumped by every change, in the changing transaction
+    active_policy_version: Mapped[int | None] = mapped_column(Integer)
+    active_entities_version: Mapped[int | None] = mapped_column(Integer)
+    mode: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[datetime]
