@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from remit import __version__
 from remit.api import problems
 from remit.api.limits import BodySizeLimit
-from remit.api.routes import admin, agents, health, resources, roles, users
+from remit.api.routes import admin, agents, health, policies, resources, roles, users
 from remit.container import Remit
 from remit.settings import Settings
 
@@ -23,9 +23,15 @@ def create_app(settings: Settings, *, remit: Remit | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        if owned:
-            wired.close()
+        # Compile the policy state before the first request, then follow changes made by any server or the CLI.
+        wired.refresher.refresh(force=True)
+        wired.refresher.start()
+        try:
+            yield
+        finally:
+            wired.refresher.stop()
+            if owned:
+                wired.close()
 
     app = FastAPI(
         title="Remit",
@@ -35,7 +41,7 @@ def create_app(settings: Settings, *, remit: Remit | None = None) -> FastAPI:
     )
     app.state.remit = wired
     problems.install(app)
-    for module in (health, agents, users, roles, resources, admin):
+    for module in (health, agents, users, roles, resources, admin, policies):
         app.include_router(module.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
     return app

@@ -25,12 +25,15 @@ from remit.errors import (
     StoreError,
     ValidationError,
 )
+from remit.policy.errors import PolicySyntaxError, PolicyValidationError
 
 log = logging.getLogger(__name__)
 
 #: most specific first
 STATUS: list[tuple[type[RemitError], int]] = [
     (InvalidTransition, 409),
+    (PolicyValidationError, 422),
+    (PolicySyntaxError, 422),
     (ValidationError, 422),
     (NotFound, 404),
     (Conflict, 409),
@@ -70,7 +73,14 @@ async def _remit_error(_request: Request, exc: Exception) -> JSONResponse:
     status = status_of(exc)
     if status >= 500:
         log.error("request failed: %s", exc.code, exc_info=exc.__cause__ or exc)
-    return error_response(status, exc.code, exc.message, exc.field)
+    response = error_response(status, exc.code, exc.message, exc.field)
+    if isinstance(exc, PolicyValidationError):
+        body: dict[str, Any] = {"code": exc.code, "message": exc.message, "field": exc.field, "problems": exc.problems}
+        return JSONResponse(body, status_code=status)
+    if isinstance(exc, PolicySyntaxError):
+        body = {"code": exc.code, "message": exc.message, "field": exc.field, "line": exc.line, "column": exc.column}
+        return JSONResponse(body, status_code=status)
+    return response
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
