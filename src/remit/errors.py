@@ -6,6 +6,7 @@ Our exception hierarchy:
   x ConfigurationError           settings that cannot work (bad URL, insecure default in production)
   x ValidationError              input that breaks a domain rule; names the offending ``field``
     + InvalidTransition          an agent status change that the lifecycle does not allow
+    + BadRequest                 a protocol request that is not what its protocol defines (AuthZEN): HTTP 400
   x NotFound                     the named object does not exist (or is not visible to the caller)
   x Conflict                     the object already exists, or is still referenced
   x AuthenticationError          the caller could not be identified
@@ -56,6 +57,14 @@ class InvalidTransition(ValidationError):
 
     code = "invalid_transition"
     default_message = "status change not allowed"
+
+
+class BadRequest(ValidationError):
+    """A body that a wire protocol refuses as a whole (not JSON, a required member missing, a wrong type), where
+    the protocol says 400 rather than our 422 for a broken domain rule."""
+
+    code = "bad_request"
+    default_message = "malformed request"
 
 
 # -- objects ------------------------------------------------------------------------------------------

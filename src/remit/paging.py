@@ -38,7 +38,8 @@ def decode_cursor(cursor: str | None) -> str | None:
         if len(cursor) > 400:
             raise ValueError("too long")
         padded = cursor + "=" * (-len(cursor) % 4)
-        key = base64.urlsafe_b64decode(padded.encode("ascii")).decode("utf-8")
+        # validate=True: characters outside the alphabet are an error, not silently dropped
+        key = base64.b64decode(padded.encode("ascii"), altchars=b"-_", validate=True).decode("utf-8")
     except (ValueError, binascii.Error, UnicodeError) as exc:
         raise ValidationError("cursor is not a value returned by a previous page", field="cursor") from exc
     if "\x00" in key:

@@ -47,6 +47,7 @@ class Settings(BaseSettings):
         extra="forbid",
         frozen=True,
         use_attribute_docstrings=True,
+        hide_input_in_errors=True,  # a bad database_url must not echo its password into an error
     )
 
     home: Path = Path(".remit")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -30,6 +31,13 @@ class LiveServer:
 @pytest.fixture
 def live(remit: Remit) -> Iterator[LiveServer]:
     """uvicorn serving ``create_app`` on an ephemeral loopback port; stopped after the test."""
+    with serve(remit) as server:
+        yield server
+
+
+@contextmanager
+def serve(remit: Remit) -> Iterator[LiveServer]:
+    """Serve ``remit`` until the block ends (the ``live`` fixture; longer-lived servers use it directly)."""
     app = create_app(remit.settings, remit=remit)
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)

@@ -6,8 +6,9 @@ Human admin roles:
 * ``auditor`` reads everything and may ask for decisions; changes nothing.
 * ``pep``     a policy enforcement point (gateway, SDK, external PEP): asks for decisions, nothing else.
 * ``owner``   registers agents in their own name and manages only the agents they own; reads the catalogue
-  (roles, resources) and their own user record. Cannot transfer an agent to another owner, change roles or
-  resources, or lift a quarantine (a security response stays with admins).
+  (roles, resources) and their own user record. Cannot transfer an agent to another owner, change what
+  policies read about it (clearance, risk tier, environment, team, attributes) or its review date, change
+  roles or resources, or lift a quarantine (a security response stays with admins).
 
 Every check goes through ``authorize``; handlers and services never test roles themselves.
 """
@@ -35,6 +36,7 @@ class Act(StrEnum):
     AGENT_READ = "agent.read"
     AGENT_UPDATE = "agent.update"
     AGENT_TRANSFER = "agent.transfer"
+    AGENT_CLASSIFY = "agent.classify"  #: clearance, risk tier, environment, team, attributes, review date
     AGENT_SUSPEND = "agent.suspend"
     AGENT_RESUME = "agent.resume"
     AGENT_QUARANTINE = "agent.quarantine"
@@ -78,6 +80,7 @@ class AdminPrincipal:
 class AgentTarget:
     owner: str
     status: str
+    name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +151,10 @@ def authorize(principal: AdminPrincipal, act: Act, target: Target = None) -> Non
     # create and transfer name a new owner, not an existing agent: nothing to hide, so say "forbidden"
     hidden = verb not in ("create", "transfer") and read is not None and not is_allowed(principal, read, target)
     if target is not None and hidden:
-        raise NotFound(f"no such {noun}")
+        # WARNING: must read exactly like the store's own "not found", or the difference tells what exists
+        ident = target.name if isinstance(target, AgentTarget) else target.id
+        field = "name" if isinstance(target, AgentTarget) else "id"
+        raise NotFound(f"no such {noun} {ident!r}", field=field)
     raise Forbidden(f"role {principal.role.value} may not {act.value}" + _why(principal, act, target))
 
 
@@ -174,6 +180,8 @@ def _why(principal: AdminPrincipal, act: Act, target: Target) -> str:
     lifts_quarantine = act in (Act.AGENT_RESUME, Act.AGENT_SUSPEND)
     if principal.role is AdminRole.OWNER and lifts_quarantine and isinstance(target, AgentTarget):
         return " (a quarantined agent is released by an admin)"
+    if principal.role is AdminRole.OWNER and act is Act.AGENT_CLASSIFY:
+        return " (an owner may change the purpose; what policies read about an agent is changed by an admin)"
     if principal.role is AdminRole.OWNER and act is Act.AGENT_TRANSFER:
         return " (only an admin transfers an agent to another owner)"
     if principal.role is AdminRole.OWNER and act is Act.AGENT_CREATE:

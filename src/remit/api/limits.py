@@ -1,4 +1,7 @@
-"""A pure-ASGI guard that refuses request bodies over a size limit with 413, before or while reading them."""
+"""A pure-ASGI guard that refuses request bodies over a size limit with 413, before or while reading them.
+
+Paths under ``bad_request_prefixes`` answer 400 instead: the AuthZEN API's errors are 400, 401, 403 and 500.
+"""
 
 from __future__ import annotations
 
@@ -12,14 +15,16 @@ class _TooLarge(Exception):
 
 
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, bad_request_prefixes: tuple[str, ...] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.bad_request_prefixes = bad_request_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        too_large_status = 400 if str(scope.get("path", "")).startswith(self.bad_request_prefixes) else 413
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
@@ -28,7 +33,7 @@ class BodySizeLimit:
                     await self._refuse(send, 400, "bad_request", "Content-Length is not a number")
                     return
                 if declared > self.max_bytes:
-                    await self._refuse(send, 413, "body_too_large", self._message())
+                    await self._refuse(send, too_large_status, "body_too_large", self._message())
                     return
         seen = 0
         too_large = False
@@ -50,7 +55,7 @@ class BodySizeLimit:
             if too_large:
                 if message["type"] == "http.response.start" and not replaced:
                     replaced = True
-                    await self._refuse(send, 413, "body_too_large", self._message())
+                    await self._refuse(send, too_large_status, "body_too_large", self._message())
                 return
             await send(message)
 
@@ -59,7 +64,7 @@ class BodySizeLimit:
         except _TooLarge:
             if not replaced:
                 replaced = True
-                await self._refuse(send, 413, "body_too_large", self._message())
+                await self._refuse(send, too_large_status, "body_too_large", self._message())
 
     def _message(self) -> str:
         return f"request body larger than {self.max_bytes} bytes"

@@ -213,7 +213,7 @@ def check_attributes(attributes: Attributes, field_name: str = "attributes") -> 
     out: Attributes = {}
     for key, value in attributes.items():
         where = f"{field_name}.{key}"
-        if not ATTR_KEY.match(key):
+        if not ATTR_KEY.fullmatch(key):
             raise ValidationError("attribute names are lowercase letters, digits and _", field=where)
         if isinstance(value, bool):
             out[key] = value

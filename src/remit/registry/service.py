@@ -150,6 +150,9 @@ class RegistryService:
     def create_agent(self, p: AdminPrincipal, draft: AgentDraft) -> Agent:
         authorize(p, Act.AGENT_CREATE, AgentTarget(owner=draft.owner, status=AgentStatus.ACTIVE.value))
         _match(AGENT_NAME, draft.name, "name", "lowercase letters, digits, '.', '_' and '-' (1-64)")
+        if _classified(draft) != _classified(AgentDraft(name=draft.name, owner=draft.owner)):
+            # an owner registers an agent; what policies read about it (clearance, tier, ...) is set by an admin
+            authorize(p, Act.AGENT_CLASSIFY, AgentTarget(owner=draft.owner, status="active", name=draft.name))
         now = self._clock.now()
         agent = Agent(
             name=draft.name,
@@ -184,7 +187,7 @@ class RegistryService:
     def list_agents(self, p: AdminPrincipal, where: AgentFilter, page: PageRequest) -> Page[Agent]:
         scope = owner_scope(p)
         if scope is not None:
-            if where.owner not in (None, scope):
+            if where.owner not in (None, scope) or _nobody(scope):
                 return Page(items=(), next_after=None)
             where = replace(where, owner=scope)
         with self._store.transaction() as tx:
@@ -201,6 +204,17 @@ class RegistryService:
                 authorize(p, Act.AGENT_TRANSFER, AgentTarget(owner=changes.owner, status=before.status.value))
                 _require_active_owner(tx, changes.owner)
                 after = replace(after, owner=changes.owner)
+            classified = (
+                changes.team,
+                changes.environment,
+                changes.risk_tier,
+                changes.clearance,
+                changes.attributes,
+                changes.review_due_at,
+            )
+            if any(value is not None for value in classified):
+                # what policies read about an agent is not for its owner to raise
+                authorize(p, Act.AGENT_CLASSIFY, _agent_target(before))
             if changes.purpose is not None:
                 after = replace(after, purpose=check_text(changes.purpose, "purpose", 1000))
             if changes.team is not None:
@@ -267,12 +281,14 @@ class RegistryService:
         with self._store.transaction() as tx:
             user = tx.get_user(user_id)
             if user is None:
-                raise NotFound("no such user")
+                raise NotFound(f"no such user {user_id!r}", field="id")
             return user
 
     def list_users(self, p: AdminPrincipal, where: UserFilter, page: PageRequest) -> Page[User]:
         scope = user_scope(p)
         if scope is not None:
+            if _nobody(scope):
+                return Page(items=(), next_after=None)
             where = replace(where, only_id=scope)
         with self._store.transaction() as tx:
             return tx.list_users(where, page)
@@ -282,7 +298,7 @@ class RegistryService:
         with self._store.transaction() as tx:
             before = tx.get_user(user_id)
             if before is None:
-                raise NotFound("no such user")
+                raise NotFound(f"no such user {user_id!r}", field="id")
             after = before
             if changes.email is not None and changes.email != before.email:
                 email = _email(changes.email)
@@ -375,7 +391,7 @@ class RegistryService:
         with self._store.transaction() as tx:
             before = _get_role(tx, role)
             if tx.get_user(user_id) is None:
-                raise NotFound("no such user", field="user")
+                raise NotFound(f"no such user {user_id!r}", field="user")
             if not tx.set_user_member(role, user_id, member):
                 return before
             after = _get_role(tx, role)
@@ -516,28 +532,37 @@ def _jsonable(value: object) -> Any:
     return value
 
 
+def _nobody(scope: str) -> bool:
+    """A scope sentinel such as ``"\\x00nobody"`` matches no one; PostgreSQL refuses NUL in a query anyway."""
+    return "\x00" in scope
+
+
+def _classified(draft: AgentDraft) -> tuple[object, ...]:
+    return (draft.team, draft.environment, draft.risk_tier, draft.clearance, draft.attributes)
+
+
 def _agent_target(agent: Agent) -> AgentTarget:
-    return AgentTarget(owner=agent.owner, status=agent.status.value)
+    return AgentTarget(owner=agent.owner, status=agent.status.value, name=agent.name)
 
 
 def _get_agent(tx: RegistryTx, name: str) -> Agent:
     agent = tx.get_agent(name)
     if agent is None:
-        raise NotFound("no such agent")
+        raise NotFound(f"no such agent {name!r}", field="name")
     return agent
 
 
 def _get_role(tx: RegistryTx, name: str) -> Role:
     role = tx.get_role(name)
     if role is None:
-        raise NotFound("no such role")
+        raise NotFound(f"no such role {name!r}", field="name")
     return role
 
 
 def _get_resource(tx: RegistryTx, resource_id: str) -> Resource:
     resource = tx.get_resource(resource_id)
     if resource is None:
-        raise NotFound("no such resource")
+        raise NotFound(f"no such resource {resource_id!r}", field="id")
     return resource
 
 
@@ -566,7 +591,7 @@ def _permissions(tx: RegistryTx, permissions: tuple[Permission, ...]) -> tuple[P
 
 
 def _match(pattern: re.Pattern[str], value: str, field: str, what: str) -> None:
-    if not pattern.match(value):
+    if not pattern.fullmatch(value):
         raise ValidationError(f"{field} must be {what}", field=field)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,10 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 
 def _sqlite(url: str, database: str | None, echo: bool) -> Engine:
     if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        # The file holds token digests and the whole registry: keep it to its owner.
+        Path(database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        Path(database).touch(mode=0o600, exist_ok=True)
+        os.chmod(database, 0o600)
     engine = create_engine(
         url,
         echo=echo,

@@ -324,7 +324,7 @@ class SqlTx(PolicyQueries):
         if where.until is not None:
             q = q.where(EventRow.at < where.until)
         if page.after is not None:
-            if not page.after.isdigit() or len(page.after) > 18:
+            if not (page.after.isascii() and page.after.isdigit()) or len(page.after) > 18:
                 raise ValidationError("cursor is not a value returned by a previous page", field="cursor")
             q = q.where(EventRow.seq < int(page.after))
         rows = list(self.s.scalars(q.order_by(EventRow.seq.desc()).limit(page.limit + 1)).all())

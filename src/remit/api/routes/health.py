@@ -31,5 +31,7 @@ def readyz(remit: RemitDep) -> HealthResponse | JSONResponse:
         with remit.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
     except SQLAlchemyError:
-        return JSONResponse({"code": "store_unavailable", "message": "the store is unavailable"}, status_code=503)
+        return JSONResponse(
+            {"code": "store_unavailable", "message": "the store is unavailable", "field": None}, status_code=503
+        )
     return HealthResponse(status="ready")

@@ -1,0 +1,1 @@
+"""The ``remit`` command line: Typer commands over a local or remote ``Backend``."""

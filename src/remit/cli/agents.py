@@ -1,0 +1,185 @@
+"""``remit agent``: register agents, list and show them, change their attributes and lifecycle status."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from remit.api.schemas.agents import AgentCreateRequest, AgentUpdateRequest
+from remit.api.schemas.common import StatusChangeRequest
+from remit.cli import output
+from remit.cli.backend import Json, collect
+from remit.cli.options import All, AsJson, Attrs, Cursor, Limit, page
+from remit.cli.parsing import attributes
+from remit.cli.state import backend
+from remit.registry.models import AgentAction, AgentStatus, RiskTier
+from remit.registry.ports import AgentFilter
+
+app = typer.Typer(help="Agents: non-human identities, each with a named human owner.", no_args_is_help=True)
+
+Name = Annotated[str, typer.Argument(help="The agent's name (lowercase letters, digits, '.', '_', '-').")]
+Reason = Annotated[str, typer.Option("--reason", help="Why; recorded in the audit trail.")]
+
+
+def show(data: Json, as_json: bool, title: str | None = None) -> None:
+    output.details(
+        data,
+        as_json=as_json,
+        title=title or f"agent {data['name']}",
+        fields=[
+            ("id", data["id"]),
+            ("owner", data["owner"]),
+            ("status", output.status(data["status"])),
+            ("status reason", data["status_reason"]),
+            ("purpose", data["purpose"]),
+            ("team", data["team"]),
+            ("environment", data["environment"]),
+            ("risk tier", data["risk_tier"]),
+            ("clearance", data["clearance"]),
+            ("roles", data["roles"]),
+            ("attributes", data["attributes"]),
+            ("created", data["created_at"]),
+            ("review due", data["review_due_at"]),
+            ("last seen", data["last_seen_at"]),
+        ],
+    )
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    name: Name,
+    owner: Annotated[str, typer.Option("--owner", help="User id of the accountable human (must be active).")],
+    purpose: Annotated[str, typer.Option("--purpose", help="What the agent is for.")] = "",
+    team: Annotated[str, typer.Option("--team")] = "",
+    environment: Annotated[str, typer.Option("--environment")] = "production",
+    risk_tier: Annotated[RiskTier, typer.Option("--risk-tier")] = RiskTier.MEDIUM,
+    clearance: Annotated[int, typer.Option("--clearance", help="0 to 10.")] = 0,
+    attr: Attrs = None,
+    as_json: AsJson = False,
+) -> None:
+    """Register an agent."""
+    req = AgentCreateRequest(
+        name=name,
+        owner=owner,
+        purpose=purpose,
+        team=team,
+        environment=environment,
+        risk_tier=risk_tier,
+        clearance=clearance,
+        attributes=attributes(attr),
+    )
+    show(backend(ctx).create_agent(req), as_json, title=f"registered agent {name}")
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    owner: Annotated[str | None, typer.Option("--owner", help="Only agents of this user.")] = None,
+    status: Annotated[AgentStatus | None, typer.Option("--status")] = None,
+    team: Annotated[str | None, typer.Option("--team")] = None,
+    environment: Annotated[str | None, typer.Option("--environment")] = None,
+    risk_tier: Annotated[RiskTier | None, typer.Option("--risk-tier")] = None,
+    role: Annotated[str | None, typer.Option("--role", help="Only members of this role.")] = None,
+    limit: Limit = None,
+    cursor: Cursor = None,
+    all_: All = False,
+    as_json: AsJson = False,
+) -> None:
+    """List agents, by name."""
+    where = AgentFilter(owner=owner, status=status, team=team, environment=environment, risk_tier=risk_tier, role=role)
+    b = backend(ctx)
+    result = collect(lambda p: b.list_agents(where, p), page(limit, cursor), all_)
+    output.listing(
+        result,
+        as_json=as_json,
+        title="Agents",
+        columns=["name", "owner", "status", "team", "environment", "risk", "roles"],
+        row=lambda a: [
+            a["name"],
+            a["owner"],
+            output.status(a["status"]),
+            a["team"],
+            a["environment"],
+            a["risk_tier"],
+            a["roles"],
+        ],
+    )
+
+
+@app.command("show")
+def show_(ctx: typer.Context, name: Name, as_json: AsJson = False) -> None:
+    """Show one agent."""
+    show(backend(ctx).get_agent(name), as_json)
+
+
+@app.command("update")
+def update(
+    ctx: typer.Context,
+    name: Name,
+    owner: Annotated[str | None, typer.Option("--owner", help="Transfer to another active user.")] = None,
+    purpose: Annotated[str | None, typer.Option("--purpose")] = None,
+    team: Annotated[str | None, typer.Option("--team")] = None,
+    environment: Annotated[str | None, typer.Option("--environment")] = None,
+    risk_tier: Annotated[RiskTier | None, typer.Option("--risk-tier")] = None,
+    clearance: Annotated[int | None, typer.Option("--clearance")] = None,
+    attr: Attrs = None,
+    unset_attr: Annotated[list[str] | None, typer.Option("--unset-attr", metavar="KEY")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Change an agent's attributes; options not given stay as they are (--attr adds or replaces one)."""
+    b = backend(ctx)
+    fields: dict[str, object] = {
+        k: v
+        for k, v in {
+            "owner": owner,
+            "purpose": purpose,
+            "team": team,
+            "environment": environment,
+            "risk_tier": risk_tier,
+            "clearance": clearance,
+        }.items()
+        if v is not None
+    }
+    if attr or unset_attr:
+        merged = dict(b.get_agent(name)["attributes"])
+        merged.update(attributes(attr))
+        for key in unset_attr or []:
+            merged.pop(key, None)
+        fields["attributes"] = merged
+    if not fields:
+        raise typer.BadParameter("name at least one thing to change", param_hint="options")
+    show(b.update_agent(name, AgentUpdateRequest.model_validate(fields)), as_json, title=f"updated agent {name}")
+
+
+def _status(ctx: typer.Context, name: str, verb: AgentAction, reason: str, as_json: bool) -> None:
+    data = backend(ctx).change_agent_status(name, verb, StatusChangeRequest(reason=reason))
+    if as_json:
+        output.emit_json(data)
+    else:
+        output.done(f"agent {name} is now {data['status']} ({data['status_reason']})")
+
+
+@app.command("suspend")
+def suspend(ctx: typer.Context, name: Name, reason: Reason, as_json: AsJson = False) -> None:
+    """Suspend an agent: every request it makes is refused until it is resumed."""
+    _status(ctx, name, AgentAction.SUSPEND, reason, as_json)
+
+
+@app.command("resume")
+def resume(ctx: typer.Context, name: Name, reason: Reason, as_json: AsJson = False) -> None:
+    """Make a suspended or quarantined agent active again."""
+    _status(ctx, name, AgentAction.RESUME, reason, as_json)
+
+
+@app.command("quarantine")
+def quarantine(ctx: typer.Context, name: Name, reason: Reason, as_json: AsJson = False) -> None:
+    """Quarantine an agent (a security response; only an admin lifts it)."""
+    _status(ctx, name, AgentAction.QUARANTINE, reason, as_json)
+
+
+@app.command("retire")
+def retire(ctx: typer.Context, name: Name, reason: Reason, as_json: AsJson = False) -> None:
+    """Retire an agent for good; its name and id are never reused."""
+    _status(ctx, name, AgentAction.RETIRE, reason, as_json)

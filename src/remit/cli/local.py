@@ -1,0 +1,249 @@
+"""The local backend: calls Remit's services directly on the database of ``REMIT_HOME``.
+
+Whoever can write ``REMIT_HOME`` is an admin; changes are recorded as ``local:<os user>``. A server running
+on the same database sees every change at its next request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from pydantic import BaseModel
+
+from remit.api.schemas.admin import (
+    AdminTokenCreatedResponse,
+    AdminTokenCreateRequest,
+    AdminTokenResponse,
+    EventResponse,
+)
+from remit.api.schemas.agents import AgentCreateRequest, AgentResponse, AgentUpdateRequest
+from remit.api.schemas.common import StatusChangeRequest
+from remit.api.schemas.policies import (
+    ActivateRequest,
+    DiffResponse,
+    EntitiesApplied,
+    EntitiesApplyRequest,
+    EntitiesResponse,
+    ModeRequest,
+    PolicyApplyRequest,
+    PolicyStatusResponse,
+    PolicyValidateRequest,
+    PolicyValidateResponse,
+    PolicyVersionResponse,
+    PolicyVersionSummary,
+    RollbackRequest,
+)
+from remit.api.schemas.resources import ResourceCreateRequest, ResourceResponse, ResourceUpdateRequest
+from remit.api.schemas.roles import RoleCreateRequest, RoleResponse, RoleUpdateRequest
+from remit.api.schemas.users import UserCreateRequest, UserResponse, UserUpdateRequest
+from remit.cli.backend import Json, Listing, MemberKind, PageArgs
+from remit.cli.home import local_principal, open_estate
+from remit.errors import ValidationError
+from remit.paging import Page, PageRequest, decode_cursor, encode_cursor
+from remit.policy.cases import Outcome
+from remit.policy.errors import PolicyValidationError
+from remit.policy.model import AuthzRequest
+from remit.registry.models import AgentAction
+from remit.registry.ports import AgentFilter, EventFilter, ResourceFilter, RoleFilter, UserFilter
+from remit.settings import Settings
+
+T = TypeVar("T")
+
+
+def dump(model: BaseModel) -> Json:
+    """What the HTTP API would send for ``model``."""
+    return model.model_dump(mode="json", by_alias=True)
+
+
+class LocalBackend:
+    """``Backend`` over the services, acting as the local admin."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._remit = open_estate(settings, create=False)
+        self._p = local_principal()
+        self._registry = self._remit.registry
+        self.location = f"local {settings.home}"
+
+    def close(self) -> None:
+        self._remit.close()
+
+    def whoami(self) -> Json:
+        return {"actor": self._p.actor, "role": self._p.role.value, "user_id": self._p.user_id}
+
+    # -- agents ---------------------------------------------------------------------------------------------
+
+    def create_agent(self, req: AgentCreateRequest) -> Json:
+        return dump(AgentResponse.of(self._registry.create_agent(self._p, req.to_draft())))
+
+    def list_agents(self, where: AgentFilter, page: PageArgs) -> Listing:
+        got = self._registry.list_agents(self._p, where, self._page(page))
+        return _listing(got, lambda a: dump(AgentResponse.of(a)))
+
+    def get_agent(self, name: str) -> Json:
+        return dump(AgentResponse.of(self._registry.get_agent(self._p, name)))
+
+    def update_agent(self, name: str, req: AgentUpdateRequest) -> Json:
+        return dump(AgentResponse.of(self._registry.update_agent(self._p, name, req.to_changes())))
+
+    def change_agent_status(self, name: str, verb: AgentAction, req: StatusChangeRequest) -> Json:
+        return dump(AgentResponse.of(self._registry.change_agent_status(self._p, name, verb, req.reason)))
+
+    # -- users ----------------------------------------------------------------------------------------------
+
+    def create_user(self, req: UserCreateRequest) -> Json:
+        return dump(UserResponse.of(self._registry.create_user(self._p, req.to_draft())))
+
+    def list_users(self, where: UserFilter, page: PageArgs) -> Listing:
+        got = self._registry.list_users(self._p, where, self._page(page))
+        return _listing(got, lambda u: dump(UserResponse.of(u)))
+
+    def get_user(self, user_id: str) -> Json:
+        return dump(UserResponse.of(self._registry.get_user(self._p, user_id)))
+
+    def update_user(self, user_id: str, req: UserUpdateRequest) -> Json:
+        return dump(UserResponse.of(self._registry.update_user(self._p, user_id, req.to_changes())))
+
+    # -- roles ----------------------------------------------------------------------------------------------
+
+    def create_role(self, req: RoleCreateRequest) -> Json:
+        return dump(RoleResponse.of(self._registry.create_role(self._p, req.to_draft())))
+
+    def list_roles(self, where: RoleFilter, page: PageArgs) -> Listing:
+        got = self._registry.list_roles(self._p, where, self._page(page))
+        return _listing(got, lambda r: dump(RoleResponse.of(r)))
+
+    def get_role(self, name: str) -> Json:
+        return dump(RoleResponse.of(self._registry.get_role(self._p, name)))
+
+    def update_role(self, name: str, req: RoleUpdateRequest) -> Json:
+        return dump(RoleResponse.of(self._registry.update_role(self._p, name, req.to_changes())))
+
+    def delete_role(self, name: str) -> None:
+        self._registry.delete_role(self._p, name)
+
+    def set_role_member(self, role: str, kind: MemberKind, member_id: str, member: bool) -> Json:
+        if kind == "agent":
+            got = self._registry.assign_agent(self._p, role, member_id, member)
+        else:
+            got = self._registry.assign_user(self._p, role, member_id, member)
+        return dump(RoleResponse.of(got))
+
+    # -- resources ------------------------------------------------------------------------------------------
+
+    def create_resource(self, req: ResourceCreateRequest) -> Json:
+        return dump(ResourceResponse.of(self._registry.create_resource(self._p, req.to_draft())))
+
+    def list_resources(self, where: ResourceFilter, page: PageArgs) -> Listing:
+        got = self._registry.list_resources(self._p, where, self._page(page))
+        return _listing(got, lambda r: dump(ResourceResponse.of(r)))
+
+    def get_resource(self, resource_id: str) -> Json:
+        return dump(ResourceResponse.of(self._registry.get_resource(self._p, resource_id)))
+
+    def update_resource(self, resource_id: str, req: ResourceUpdateRequest) -> Json:
+        changed = self._registry.update_resource(self._p, resource_id, req.to_changes())
+        return dump(ResourceResponse.of(changed))
+
+    def delete_resource(self, resource_id: str) -> None:
+        self._registry.delete_resource(self._p, resource_id)
+
+    # -- events and admin tokens ----------------------------------------------------------------------------
+
+    def list_events(self, where: EventFilter, page: PageArgs) -> Listing:
+        got = self._registry.list_events(self._p, where, self._page(page))
+        return _listing(got, lambda e: dump(EventResponse.of(e)))
+
+    def create_admin_token(self, req: AdminTokenCreateRequest) -> Json:
+        token, secret = self._remit.admin_tokens.create(
+            self._p, name=req.name, role=req.role, user_id=req.user_id, expires_at=req.expires_at
+        )
+        public = AdminTokenResponse.of(token).model_dump()
+        return dump(AdminTokenCreatedResponse.model_validate({**public, "token": secret}))
+
+    def list_admin_tokens(self, page: PageArgs) -> Listing:
+        got = self._remit.admin_tokens.list(self._p, self._page(page))
+        return _listing(got, lambda t: dump(AdminTokenResponse.of(t)))
+
+    def revoke_admin_token(self, token_id: str) -> Json:
+        return dump(AdminTokenResponse.of(self._remit.admin_tokens.revoke(self._p, token_id)))
+
+    # -- policies and extra entities -------------------------------------------------------------------------
+
+    def list_policies(self, page: PageArgs) -> Listing:
+        request = self._page(page)
+        if request.after is not None and not request.after.isdigit():
+            raise PolicyValidationError("cursor is not a value returned by a previous page")
+        active = self._active_version()
+        return _listing(self._remit.policies.list(self._p, request), lambda v: dump(PolicyVersionSummary.of(v, active)))
+
+    def apply_policies(self, req: PolicyApplyRequest) -> Json:
+        version = self._remit.policies.apply(
+            self._p,
+            req.policies,
+            schema_fragment=req.schema_,
+            on_error=req.on_error,
+            comment=req.comment,
+            activate=req.activate,
+        )
+        return dump(PolicyVersionResponse.full(version, self._active_version()))
+
+    def validate_policies(self, req: PolicyValidateRequest) -> Json:
+        count = self._remit.policies.validate(self._p, req.policies, req.schema_)
+        return dump(PolicyValidateResponse(valid=True, policies=count))
+
+    def get_policy(self, version: int | None) -> Json:
+        found = self._remit.policies.get(self._p, version)
+        return dump(PolicyVersionResponse.full(found, self._active_version()))
+
+    def diff_policies(self, old: int, new: int | None) -> Json:
+        return dump(DiffResponse(diff=self._remit.policies.diff(self._p, old, new)))
+
+    def policy_status(self) -> Json:
+        return dump(PolicyStatusResponse.of(self._remit.policies.status(self._p)))
+
+    def activate_policy(self, version: int, req: ActivateRequest) -> Json:
+        self._remit.policies.activate(self._p, version, reason=req.reason)
+        return self.policy_status()
+
+    def rollback_policy(self, req: RollbackRequest) -> Json:
+        self._remit.policies.rollback(self._p, req.to, reason=req.reason)
+        return self.policy_status()
+
+    def set_policy_mode(self, req: ModeRequest) -> Json:
+        self._remit.policies.set_mode(self._p, req.mode, reason=req.reason)
+        return self.policy_status()
+
+    def policy_schema(self) -> Json:
+        active = self._remit.policies.status(self._p).active
+        return self._remit.policies.schema(self._p, active.schema_fragment if active else None)
+
+    def apply_entities(self, req: EntitiesApplyRequest) -> Json:
+        entity_set = self._remit.policies.apply_entities(self._p, req.entities, comment=req.comment)
+        return dump(EntitiesApplied(version=entity_set.version, count=len(entity_set.entities)))
+
+    def get_entities(self) -> Json:
+        entity_set = self._remit.policies.entities(self._p)
+        if entity_set is None:
+            return dump(EntitiesResponse(version=None, entities=[]))
+        return dump(EntitiesResponse(version=entity_set.version, entities=entity_set.entities))
+
+    def decide(self, request: AuthzRequest) -> Outcome:
+        return Outcome.of(self._remit.authorizer().evaluate(request))
+
+    def _active_version(self) -> int | None:
+        return self._remit.policies.status(self._p).control.active_policy_version
+
+    # -- shared ---------------------------------------------------------------------------------------------
+
+    def _page(self, page: PageArgs) -> PageRequest:
+        api = self._settings.api
+        limit = api.default_page_size if page.limit is None else page.limit
+        if not 1 <= limit <= api.max_page_size:
+            raise ValidationError(f"limit must be from 1 to {api.max_page_size}", field="limit")
+        return PageRequest(limit=limit, after=decode_cursor(page.cursor))
+
+
+def _listing(page: Page[T], render: Callable[[T], Json]) -> Listing:
+    return Listing(items=[render(item) for item in page.items], next_cursor=encode_cursor(page.next_after))

@@ -1,0 +1,88 @@
+"""The ``remit`` Typer app: global options, the command groups, and the ``main()`` console-script entry point."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.text import Text
+
+from remit.cli import agents, db, demo, entities, events, output, policies, resources, roles, serve, tokens, users
+from remit.cli.errors import GuardedGroup, guarded
+from remit.cli.options import AsJson
+from remit.cli.state import CliState, backend
+
+HELP = (
+    "Remit: access management for AI agents.\n\n"
+    "Admin commands work on the local estate in REMIT_HOME (default ./.remit) directly: whoever can write "
+    "REMIT_HOME is an admin, and changes are recorded as local:<your OS user>. "
+    "With --url (or REMIT_URL) they go to a running server instead, authenticated by the admin token in "
+    "REMIT_TOKEN (or --token-file). A server sees changes made either way at its next request.\n\n"
+    "Exit codes: 0 done, 1 refused or failed, 2 bad command line."
+)
+
+app = typer.Typer(
+    cls=GuardedGroup,
+    help=HELP,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    url: Annotated[
+        str | None,
+        typer.Option("--url", envvar="REMIT_URL", help="A Remit server to talk to, e.g. http://127.0.0.1:8400."),
+    ] = None,
+    token_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--token-file", metavar="PATH", help="Read the admin token for --url from PATH (else REMIT_TOKEN)."
+        ),
+    ] = None,
+    home: Annotated[
+        Path | None,
+        typer.Option("--home", envvar="REMIT_HOME", help="The local estate's directory (default ./.remit)."),
+    ] = None,
+) -> None:
+    ctx.obj = CliState(url=url or None, token_file=token_file, home=home)
+
+
+app.add_typer(agents.app, name="agent")
+app.add_typer(users.app, name="user")
+app.add_typer(roles.app, name="role")
+app.add_typer(resources.app, name="resource")
+app.add_typer(tokens.app, name="admin-token")
+app.add_typer(policies.app, name="policy")
+app.add_typer(entities.app, name="entities")
+app.add_typer(db.app, name="db")
+app.command("init")(db.init)
+app.command("serve")(serve.serve)
+app.command("demo")(demo.demo)
+app.command("events")(events.events)
+
+
+@app.command("whoami")
+def whoami(ctx: typer.Context, as_json: AsJson = False) -> None:
+    """Who the commands act as, and where."""
+    b = backend(ctx)
+    me = b.whoami()
+    if as_json:
+        output.emit_json({**me, "location": b.location})
+        return
+    user = f" for user {me['user_id']}" if me.get("user_id") else ""
+    output.console().print(Text(f"{me['actor']} ({me['role']}{user}) on {b.location}"))
+
+
+def main() -> None:
+    """The ``remit`` console script: failures end as one red line and exit code 1, never a traceback."""
+    try:
+        guarded(lambda: app(prog_name="remit"))
+    except typer.Exit as done:  # from ``guarded`` when the failure came before Typer's own handling
+        sys.exit(done.exit_code)

@@ -1,0 +1,49 @@
+"""``remit serve``: run the HTTP API (uvicorn) on the estate of ``REMIT_HOME`` or ``REMIT_DATABASE_URL``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.text import Text
+
+from remit.cli import output
+from remit.cli.state import state
+from remit.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from remit.container import Remit
+    from remit.settings import Settings
+
+Host = Annotated[str | None, typer.Option("--host", help="Address to bind (default: settings, 127.0.0.1).")]
+Port = Annotated[int | None, typer.Option("--port", min=1, max=65535, help="Port (default: settings, 8400).")]
+
+
+def run_server(settings: Settings, host: str, port: int, remit: Remit | None = None) -> None:
+    """Serve the API until interrupted; open the estate unless given one (closed on the way out either way)."""
+    import uvicorn
+
+    from remit.cli.home import has_admin_token, open_estate
+
+    try:
+        from remit.api.app import create_app
+    except ImportError as exc:
+        raise ConfigurationError(f"the HTTP API cannot be loaded ({exc})") from exc
+    if remit is None:
+        remit = open_estate(settings, create=settings.migrate_on_start)
+    try:
+        if not has_admin_token(remit):
+            output.console(err=True).print(
+                Text("no admin token yet: run `remit init` to mint one, or the API refuses every call", style="yellow")
+            )
+        app = create_app(settings, remit=remit)
+        output.console(err=True).print(Text(f"Remit API on http://{host}:{port} (docs: /docs)", style="green"))
+        uvicorn.run(app, host=host, port=port, log_level="info", factory=False)
+    finally:
+        remit.close()
+
+
+def serve(ctx: typer.Context, host: Host = None, port: Port = None) -> None:
+    """Run the HTTP API server (always local: it serves this machine's REMIT_HOME or REMIT_DATABASE_URL)."""
+    settings = state(ctx).settings()
+    run_server(settings, host or settings.host, port or settings.port)

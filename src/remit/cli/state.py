@@ -1,0 +1,59 @@
+"""The options every command shares (``--url``, ``--token-file``, ``--home``) and choosing the backend from them."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import typer
+
+from remit.cli.backend import Backend
+from remit.errors import ConfigurationError
+from remit.settings import Settings, load_settings
+
+
+@dataclass(frozen=True, slots=True)
+class CliState:
+    url: str | None = None  #: the server to talk to; None: work on REMIT_HOME directly
+    token_file: Path | None = None  #: a file holding the admin token (else REMIT_TOKEN)
+    home: Path | None = None  #: REMIT_HOME given on the command line
+
+    def settings(self) -> Settings:
+        return load_settings(home=self.home) if self.home is not None else load_settings()
+
+    def token(self) -> str:
+        if self.token_file is not None:
+            value = self.token_file.read_text(encoding="utf-8").strip()
+            where = str(self.token_file)
+        else:
+            value = os.environ.get("REMIT_TOKEN", "").strip()
+            where = "REMIT_TOKEN"
+        if not value:
+            raise ConfigurationError(
+                f"talking to a server needs an admin token: {where} is empty (set REMIT_TOKEN or pass --token-file)",
+                field="token",
+            )
+        return value
+
+    def open(self) -> Backend:
+        """The remote backend when a URL is given, else the local one."""
+        if self.url:
+            from remit.cli.remote import RemoteBackend  # httpx only when needed
+
+            return RemoteBackend(self.url, self.token())
+        from remit.cli.local import LocalBackend
+
+        return LocalBackend(self.settings())
+
+
+def state(ctx: typer.Context) -> CliState:
+    found = ctx.find_object(CliState)
+    return found if found is not None else CliState()
+
+
+def backend(ctx: typer.Context) -> Backend:
+    """The backend for this invocation; closed when the command ends."""
+    opened = state(ctx).open()
+    ctx.call_on_close(opened.close)
+    return opened

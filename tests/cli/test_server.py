@@ -1,0 +1,79 @@
+"""End to end: ``remit serve`` in a subprocess, changed through the local estate and through the CLI's remote mode."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+from typer.testing import Result
+
+from tests.cli.conftest import Run
+
+
+def test_local_and_remote_changes_meet_in_one_estate(
+    server: str, initialised: Path, run: Run, ok: Callable[..., Result], as_json: Callable[..., Any]
+) -> None:
+    token = initialised.read_text().strip()
+    api = httpx.Client(base_url=server, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+
+    # (a) a change made on REMIT_HOME directly is seen by the running server
+    ok("user", "create", "alice", "--email", "alice@example.com")
+    ok("agent", "create", "local-bot", "--owner", "alice", "--team", "support")
+    seen = api.get("/v1/agents/local-bot")
+    assert seen.status_code == 200, seen.text
+    assert seen.json()["team"] == "support"
+
+    # (b) the CLI in remote mode changes the server's estate, which is the local database
+    remote = {"REMIT_URL": server, "REMIT_TOKEN": token}
+    created = as_json("agent", "create", "remote-bot", "--owner", "alice", "--purpose", "via HTTP", env=remote)
+    assert created["id"].endswith("/agent/remote-bot")
+    assert as_json("agent", "show", "remote-bot") == created  # local mode reads what the server wrote
+    listed = as_json("agent", "list", "--all", env=remote)
+    assert [a["name"] for a in listed] == ["local-bot", "remote-bot"]
+    assert as_json("agent", "list") == listed  # identical output either way
+    whoami = as_json("whoami", env=remote)
+    assert whoami["actor"].startswith("token:") and whoami["location"] == server
+
+    as_json("agent", "suspend", "remote-bot", "--reason", "testing", env=remote)
+    events = as_json("events", "--target-id", "remote-bot")
+    assert [e["action"] for e in events] == ["agent.suspend", "agent.create"]
+    assert events[0]["actor"].startswith("token:")
+
+    # every command group works remotely, with the same output as locally
+    as_json("user", "create", "bob", "--email", "bob@example.com", env=remote)
+    as_json("resource", "create", "helpdesk", "--kind", "mcp_server", env=remote)
+    as_json("resource", "create", "helpdesk.get_ticket", "--kind", "tool", "--parent", "helpdesk", env=remote)
+    as_json("role", "create", "reader", "--permission", "read,call_tool:helpdesk.get_ticket", env=remote)
+    role = as_json("role", "assign", "reader", "--agent", "remote-bot", "--user", "bob", env=remote)
+    assert (role["agents"], role["users"]) == (["remote-bot"], ["bob"])
+    assert as_json("role", "show", "reader") == as_json("role", "show", "reader", env=remote)
+    assert as_json("resource", "list", "--parent", "helpdesk", env=remote) == as_json(
+        "resource", "list", "--parent", "helpdesk"
+    )
+    assert as_json("user", "update", "bob", "--name", "Bob", env=remote)["display_name"] == "Bob"
+    assert as_json("user", "disable", "bob", env=remote)["status"] == "disabled"
+    minted = as_json("admin-token", "create", "--name", "ci", "--role", "auditor", env=remote)
+    assert as_json("admin-token", "revoke", minted["id"], env=remote)["revoked_at"] is not None
+    assert {t["id"] for t in as_json("admin-token", "list", env=remote)} == {
+        t["id"] for t in as_json("admin-token", "list")
+    }
+    as_json("role", "unassign", "reader", "--agent", "remote-bot", env=remote)
+    ok("role", "delete", "reader", env=remote)
+    assert as_json("events", "--all", env=remote) == as_json("events", "--all")
+
+    # errors read the same either way, and a bad token is named without being echoed
+    for env in (None, remote):
+        unknown = run("agent", "create", "bot", "--owner", "nobody", env=env)
+        assert unknown.exit_code == 1, unknown.output
+        assert "owner" in unknown.stderr and "nobody" in unknown.stderr
+        missing = run("agent", "show", "ghost", env=env)
+        assert missing.exit_code == 1
+        assert "no such agent" in missing.stderr
+    wrong_token = "remit_adm_wrong_wrong_wrong"
+    wrong = run("agent", "list", env={**remote, "REMIT_TOKEN": wrong_token})
+    assert wrong.exit_code == 1
+    assert "REMIT_TOKEN" in wrong.stderr
+    assert wrong_token not in wrong.output
+    api.close()
