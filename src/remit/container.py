@@ -13,6 +13,7 @@ from remit.policy.authorizer import Authorizer
 from remit.policy.engine import PolicyEngine
 from remit.policy.refresh import PolicyRefresher
 from remit.policy.service import PolicyService
+from remit.policy.sinks import log_would_deny
 from remit.registry.service import RegistryService
 from remit.settings import Settings
 from remit.store import migrate
@@ -48,7 +49,7 @@ class Remit:
             review_interval=timedelta(days=settings.review_interval_days),
         )
         policies = PolicyService(store, clock)
-        pdp = PolicyEngine()
+        pdp = PolicyEngine(sink=log_would_deny)
         return cls(
             settings=settings,
             clock=clock,
