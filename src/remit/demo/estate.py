@@ -5,7 +5,9 @@ Created through the services, so every object has its change events like any oth
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 from remit.admin.access import AdminPrincipal
 from remit.container import Remit
@@ -14,6 +16,8 @@ from remit.registry.models import AgentAction, Attributes, Permission, ResourceK
 from remit.registry.ports import AgentFilter
 from remit.registry.service import AgentDraft, ResourceDraft, RoleDraft, UserChanges, UserDraft
 
+POLICIES = Path(__file__).with_name("policies.cedar")
+SCHEMA = Path(__file__).with_name("schema.json")
 SUMMARISER = "support-ticket-summariser"
 TICKET_READER = "ticket-queue-reader"
 TICKET_READING_TOOLS = ("helpdesk.list_tickets", "helpdesk.get_ticket")
@@ -189,6 +193,12 @@ def seed(remit: Remit, principal: AdminPrincipal) -> DemoSummary:
             reg.assign_agent(principal, role, name, True)
     for name, verb, reason in STATUS_CHANGES:
         reg.change_agent_status(principal, name, verb, reason)
+    remit.policies.apply(
+        principal,
+        POLICIES.read_text(encoding="utf-8"),
+        schema_fragment=json.loads(SCHEMA.read_text(encoding="utf-8")),
+        comment="demo guardrails",
+    )
     return DemoSummary(
         users=len(USERS),
         resources=len(RESOURCES),
