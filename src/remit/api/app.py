@@ -10,7 +10,8 @@ from fastapi import FastAPI
 from remit import __version__
 from remit.api import problems
 from remit.api.limits import BodySizeLimit
-from remit.api.routes import admin, agents, health, policies, resources, roles, users
+from remit.api.request_id import RequestIdEcho
+from remit.api.routes import admin, agents, authzen, health, policies, resources, roles, users
 from remit.container import Remit
 from remit.settings import Settings
 
@@ -41,7 +42,8 @@ def create_app(settings: Settings, *, remit: Remit | None = None) -> FastAPI:
     )
     app.state.remit = wired
     problems.install(app)
-    for module in (health, agents, users, roles, resources, admin, policies):
+    for module in (health, agents, users, roles, resources, admin, policies, authzen):
         app.include_router(module.router)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes, bad_request_prefixes=("/access/",))
+    app.add_middleware(RequestIdEcho)
     return app

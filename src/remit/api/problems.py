@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from remit.errors import (
     AuthenticationError,
+    BadRequest,
     ConfigurationError,
     Conflict,
     Forbidden,
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 #: most specific first
 STATUS: list[tuple[type[RemitError], int]] = [
     (InvalidTransition, 409),
+    (BadRequest, 400),
     (PolicyValidationError, 422),
     (PolicySyntaxError, 422),
     (ValidationError, 422),

@@ -17,7 +17,7 @@ from remit.ids import new_id
 from remit.policy import cedar, guard
 from remit.policy.model import AuthzRequest, Decision, DenyCode, Effect, EntityRef, Mode, OnError
 from remit.policy.state import CompiledState, refs_in
-from remit.policy.values import to_cedar
+from remit.policy.values import LONG_MAX, LONG_MIN, to_cedar
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class PolicyEngine:
                     state.remember_route(key, (policies, entity_set))
             else:
                 policies, entity_set = route
-            context = to_cedar(request.context) if request.context else {}
+            context = _cedar_context(request.context) if request.context else {}
             raw = cedar.evaluate(principal, request.action, resource, context, policies, entity_set)
         except ValueError as exc:
             return _deny(state, started, DenyCode.INVALID_REQUEST, f"the request cannot be evaluated: {exc}")
@@ -110,11 +110,14 @@ class PolicyEngine:
         reasons: tuple[str, ...],
         errors: tuple[str, ...],
     ) -> Decision:
-        message = {
-            DenyCode.NO_PERMIT: "no policy permits this; an access request could grant it",
-            DenyCode.FORBIDDEN: "a forbid policy applies: " + ", ".join(reasons),
-            DenyCode.EVALUATION_ERROR: "a policy failed to evaluate, so the request is denied (fail closed)",
-        }[code]
+        if code is DenyCode.NO_PERMIT:
+            message = "no policy permits this; an access request could grant it"
+        elif code is DenyCode.FORBIDDEN:
+            message = "a forbid policy applies: " + ", ".join(reasons)
+        elif code is DenyCode.EVALUATION_ERROR:
+            message = "a policy failed to evaluate, so the request is denied (fail closed)"
+        else:
+            raise KeyError(code)
         return Decision(
             decision_id=new_id("dec"),
             allowed=state.mode is Mode.LOG_ONLY,
@@ -163,6 +166,18 @@ class PolicyEngine:
             elif ref in (principal, resource):
                 items.append({"uid": ref.as_json(), "attrs": {}, "parents": []})
         return cedar.entities(items) if plain else items
+
+
+def _cedar_context(context: dict[str, Any]) -> Any:
+    """``to_cedar(context)``, without rebuilding a context that already is Cedar JSON: string keys with string,
+    boolean or 64-bit integer values, which is what PEPs send. The engine only reads it."""
+    if type(context) is not dict:
+        return to_cedar(context)
+    for key, value in context.items():
+        kind = type(value)
+        if type(key) is not str or not (kind is str or kind is bool or (kind is int and LONG_MIN <= value <= LONG_MAX)):
+            return to_cedar(context)
+    return context
 
 
 def _deny(state: CompiledState | None, started: float, code: DenyCode, message: str) -> Decision:

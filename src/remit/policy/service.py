@@ -256,6 +256,7 @@ class PolicyService:
                 policies=version.policies if version else "",
                 snapshot=tx.snapshot(),
                 extra_entities=entity_set.entities if entity_set else (),
+                schema_fragment=version.schema_fragment if version else None,
             )
 
     def _event(

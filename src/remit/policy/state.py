@@ -13,8 +13,8 @@ from threading import Lock
 from typing import Any
 
 from remit.policy import cedar
-from remit.policy.cedar import EntitiesHandle, PolicySetHandle
-from remit.policy.compile import RegistrySnapshot, entities, role_policies_text
+from remit.policy.cedar import EntitiesHandle, ParsedPolicy, PolicySetHandle
+from remit.policy.compile import BUILTIN_ACTIONS, RegistrySnapshot, entities, role_policies_text
 from remit.policy.index import PolicyIndex
 from remit.policy.model import Entity, EntityRef, Mode, OnError
 
@@ -36,6 +36,7 @@ class PolicyInputs:
     policies: str  #: the active version's policy text
     snapshot: RegistrySnapshot
     extra_entities: Sequence[dict[str, Any]] = ()
+    schema_fragment: dict[str, Any] | None = None  #: the active version's schema fragment (the actions it declares)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,9 @@ class CompiledState:
     _routes: OrderedDict[RouteKey, Route] = field(default_factory=OrderedDict)
     _lock: Lock = field(default_factory=Lock)
     slice_cache_size: int = 8192
+    #: every action name a policy, a role, the schema or an entity knows (action groups left out), sorted
+    actions: tuple[str, ...] = ()
+    _by_type: dict[str, tuple[str, ...]] | None = None
 
     def up(self, ref: EntityRef) -> frozenset[EntityRef]:
         return self.ancestors.get(ref, frozenset())
@@ -86,6 +90,17 @@ class CompiledState:
         self._neighbours[ref] = result
         return result
 
+    def ids_of(self, type_: str) -> tuple[str, ...]:
+        """The ids of the stored entities of one Cedar type, sorted: the candidates of an AuthZEN search."""
+        by_type = self._by_type
+        if by_type is None:  # built on first use; two threads racing build the same value
+            grouped: dict[str, list[str]] = {}
+            for ref in self.stored:
+                grouped.setdefault(ref.type, []).append(ref.id)
+            by_type = {t: tuple(sorted(ids)) for t, ids in grouped.items()}
+            self._by_type = by_type
+        return by_type.get(type_, ())
+
     def cached_route(self, key: RouteKey) -> Route | None:
         """The policy and entity slices of a request without properties, once computed."""
         return self._routes.get(key)
@@ -112,6 +127,7 @@ def compile_state(inputs: PolicyInputs) -> CompiledState:
         uid: tuple(EntityRef(p["type"], p["id"]) for p in body.get("parents", [])) for uid, body in stored.items()
     }
     snapshot = inputs.snapshot
+    ancestors = _closure(parents)
     return CompiledState(
         version=inputs.version,
         revision=inputs.revision,
@@ -120,12 +136,40 @@ def compile_state(inputs: PolicyInputs) -> CompiledState:
         index=PolicyIndex([*rbac, *user]),
         user_policy_count=len(user),
         stored=stored,
-        ancestors=_closure(parents),
+        ancestors=ancestors,
         guard=GuardInfo(
             agents={a.name: (a.status.value, a.owner) for a in snapshot.agents},
             users={u.id: u.status.value for u in snapshot.users},
         ),
+        actions=_known_actions(inputs, [*rbac, *user], stored, ancestors),
     )
+
+
+def _known_actions(
+    inputs: PolicyInputs,
+    policies: Sequence[ParsedPolicy],
+    stored: dict[EntityRef, dict[str, Any]],
+    ancestors: dict[EntityRef, frozenset[EntityRef]],
+) -> tuple[str, ...]:
+    """Built-in and role actions, actions named in policy scopes, the schema fragment's actions and stored
+    ``Action`` entities; minus action groups (an action other actions are members of)."""
+    names: dict[str, None] = dict.fromkeys(BUILTIN_ACTIONS)
+    for role in inputs.snapshot.roles:
+        for perm in role.permissions:
+            names.update(dict.fromkeys(perm.actions))
+    for policy in policies:
+        names.update(dict.fromkeys(ref.id for ref in policy.action.refs if ref.type == "Action"))
+    groups = {up.id for ref, ups in ancestors.items() if ref.type == "Action" for up in ups if up.type == "Action"}
+    body = (inputs.schema_fragment or {}).get("")  # namespaced actions are not ``Action::"..."``
+    if isinstance(body, dict) and isinstance(body.get("actions"), dict):
+        for name, definition in body["actions"].items():
+            names[str(name)] = None
+            member_of = definition.get("memberOf") if isinstance(definition, dict) else None
+            for parent in member_of if isinstance(member_of, list) else ():
+                if isinstance(parent, dict) and "id" in parent and parent.get("type", "Action") == "Action":
+                    groups.add(str(parent["id"]))
+    names.update(dict.fromkeys(ref.id for ref in stored if ref.type == "Action"))
+    return tuple(sorted(n for n in names if n not in groups))
 
 
 def refs_in(value: Any) -> Iterable[EntityRef]:

@@ -6,14 +6,16 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
+#: Cedar's ``decimal`` is a 64-bit count of ten-thousandths
+DECIMAL_MAX = LONG_MAX // 10_000
 MAX_DEPTH = 16
 
 
 def to_cedar(value: Any, depth: int = 0) -> Any:
     """Cedar has no null and no float: nulls are dropped, floats become ``decimal`` (4 places).
 
-    Integers outside 64 bits become strings (Cedar's Long cannot hold them). ``__entity``/``__extn`` objects
-    keep their Cedar meaning.
+    Integers outside 64 bits, and floats outside the decimal range, become strings (Cedar cannot hold them).
+    ``__entity``/``__extn`` objects keep their Cedar meaning.
     """
     if depth > MAX_DEPTH:
         raise ValueError("value nested too deeply")
@@ -26,6 +28,8 @@ def to_cedar(value: Any, depth: int = 0) -> Any:
             raise ValueError("NaN and infinity have no Cedar value")
         if value.is_integer() and LONG_MIN <= value <= LONG_MAX:
             return int(value)
+        if abs(value) >= DECIMAL_MAX:  # beyond Cedar's decimal: kept as text, like integers beyond a Long
+            return repr(value)
         quantized = Decimal(repr(value)).quantize(Decimal("0.0001"), rounding=ROUND_HALF_EVEN)
         return {"__extn": {"fn": "decimal", "arg": format(quantized, "f")}}
     if isinstance(value, list | tuple):

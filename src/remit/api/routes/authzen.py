@@ -1,0 +1,206 @@
+"""The OpenID AuthZEN Authorization API 1.0: ``/access/v1/...`` decisions and searches, and the PDP metadata.
+
+https://openid.net/specs/authorization-api-1_0.html
+
+Bodies are read here, not by FastAPI, so that everything the spec calls a bad request (a Content-Type other
+than JSON, an empty body, malformed JSON, a missing member, a wrong type) is a 400 naming the field rather
+than a 422. PEPs authenticate with an admin bearer token of role ``pep`` (or ``admin``, ``auditor``).
+``X-Request-ID`` is echoed by ``remit.api.request_id`` on every response.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from remit.admin.access import Act, AdminPrincipal, authorize
+from remit.api.deps import PrincipalDep, RemitDep
+from remit.api.schemas import authzen as wire
+from remit.api.schemas.common import ErrorBody
+from remit.container import Remit
+from remit.policy.authzen import AuthZen, InvalidAuthZenRequest, parse_json
+from remit.policy.search import Search
+
+router = APIRouter(tags=["authzen"])
+
+EVALUATION = "/access/v1/evaluation"
+EVALUATIONS = "/access/v1/evaluations"
+SEARCH_SUBJECT = "/access/v1/search/subject"
+SEARCH_RESOURCE = "/access/v1/search/resource"
+SEARCH_ACTION = "/access/v1/search/action"
+METADATA = "/.well-known/authzen-configuration"
+
+_E: dict[str, Any] = {"model": ErrorBody}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {**_E, "description": "Not JSON, malformed, too large, or a member missing or of the wrong type; `field`"},
+    401: {**_E, "description": "No valid bearer token"},
+    403: {**_E, "description": "The token's role may not ask for decisions (admin, auditor and pep may)"},
+}
+
+
+def _may_evaluate(p: PrincipalDep) -> AdminPrincipal:
+    """The caller, if its role may ask for decisions: refused (403) before the body is even read."""
+    authorize(p, Act.DECISION_EVALUATE)
+    return p
+
+
+EvaluatorDep = Annotated[AdminPrincipal, Depends(_may_evaluate)]
+
+
+def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra`` documenting a JSON request body that the handler reads itself."""
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": _inline(schema, defs)}}}}
+
+
+def _inline(node: Any, defs: dict[str, Any]) -> Any:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            return _inline(defs[ref.rsplit("/", 1)[-1]], defs)
+        return {k: _inline(v, defs) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_inline(v, defs) for v in node]
+    return node
+
+
+async def _json_body(request: Request) -> Any:
+    """The decoded body; 400 unless it is JSON by Content-Type and by content."""
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media != "application/json" and not (media.startswith("application/") and media.endswith("+json")):
+        raise InvalidAuthZenRequest(
+            "send the request as JSON, with Content-Type: application/json", field="Content-Type"
+        )
+    return parse_json(await request.body())
+
+
+Operation = Callable[[AdminPrincipal, Any], dict[str, Any]]
+
+
+async def _answer(request: Request, p: AdminPrincipal, run: Operation, *, inline: bool = False) -> JSONResponse:
+    body = await _json_body(request)
+    if inline:  # one evaluation is tens of microseconds: cheaper than a hop to the thread pool
+        return JSONResponse(run(p, body))
+    # batches and searches evaluate many times: off the event loop
+    return JSONResponse(await run_in_threadpool(run, p, body))
+
+
+def _authzen(remit: Remit) -> AuthZen:
+    return AuthZen(remit.pdp)
+
+
+def _search(remit: Remit) -> Search:
+    return Search(remit.pdp, max_page_size=remit.settings.api.max_page_size)
+
+
+@router.post(
+    EVALUATION,
+    response_model=None,
+    responses={200: {"model": wire.EvaluationResponse, "description": "The decision"}, **ERRORS},
+    openapi_extra=_body_doc(wire.EvaluationRequest),
+)
+async def evaluation(request: Request, remit: RemitDep, p: EvaluatorDep) -> JSONResponse:
+    """Access Evaluation: may this subject do this action on this resource? A deny is `200 {"decision": false}`
+    with `context.reason` (which policy, and whether a just-in-time access request could help)."""
+    return await _answer(request, p, _authzen(remit).evaluation, inline=True)
+
+
+@router.post(
+    EVALUATIONS,
+    response_model=None,
+    responses={
+        200: {
+            "model": wire.EvaluationsResponse | wire.EvaluationResponse,
+            "description": "One decision per item, in order (a single decision when `evaluations` is absent)",
+        },
+        **ERRORS,
+    },
+    openapi_extra=_body_doc(wire.EvaluationsRequest),
+)
+async def evaluations(request: Request, remit: RemitDep, p: EvaluatorDep) -> JSONResponse:
+    """Access Evaluations (boxcarring): top-level members are defaults; `options.evaluations_semantic` is
+    `execute_all` (default), `deny_on_first_deny` or `permit_on_first_permit`. An item missing a member is
+    answered with its own deny; the others are still evaluated."""
+    return await _answer(request, p, _authzen(remit).evaluations)
+
+
+@router.post(
+    SEARCH_SUBJECT,
+    response_model=None,
+    responses={200: {"model": wire.SubjectSearchResponse, "description": "Permitted subjects"}, **ERRORS},
+    openapi_extra=_body_doc(wire.SubjectSearchRequest),
+)
+async def search_subject(request: Request, remit: RemitDep, p: EvaluatorDep) -> JSONResponse:
+    """Subject Search: which stored subjects of `subject.type` may do `action` on `resource`."""
+    return await _answer(request, p, _search(remit).subjects)
+
+
+@router.post(
+    SEARCH_RESOURCE,
+    response_model=None,
+    responses={200: {"model": wire.ResourceSearchResponse, "description": "Permitted resources"}, **ERRORS},
+    openapi_extra=_body_doc(wire.ResourceSearchRequest),
+)
+async def search_resource(request: Request, remit: RemitDep, p: EvaluatorDep) -> JSONResponse:
+    """Resource Search: which stored resources of `resource.type` `subject` may do `action` on."""
+    return await _answer(request, p, _search(remit).resources)
+
+
+@router.post(
+    SEARCH_ACTION,
+    response_model=None,
+    responses={200: {"model": wire.ActionSearchResponse, "description": "Permitted actions"}, **ERRORS},
+    openapi_extra=_body_doc(wire.ActionSearchRequest),
+)
+async def search_action(request: Request, remit: RemitDep, p: EvaluatorDep) -> JSONResponse:
+    """Action Search: which actions `subject` may do on `resource`."""
+    return await _answer(request, p, _search(remit).actions)
+
+
+@router.get(METADATA, response_model=wire.PdpMetadata)
+def metadata(request: Request) -> wire.PdpMetadata:
+    """PDP metadata. `policy_decision_point` is the base URL this document was fetched from."""
+    return _metadata(request, "")
+
+
+TenantPath = Annotated[
+    str,
+    Path(
+        max_length=200,
+        pattern=r"^([A-Za-z0-9_~-][A-Za-z0-9._~-]*(/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*)?$",
+        description="The path of the PDP identifier, such as `tenant-1`.",
+    ),
+]
+
+
+@router.get(
+    METADATA + "/{path:path}",
+    response_model=wire.PdpMetadata,
+    responses={
+        404: {**_E, "description": "No such endpoint"},
+        422: {**_E, "description": "The path is not a PDP identifier path"},
+    },
+)
+def tenant_metadata(path: TenantPath, request: Request) -> wire.PdpMetadata:
+    """PDP metadata for the identifier `<base URL>/<path>` (the spec's path-suffixed well-known form)."""
+    return _metadata(request, path)
+
+
+def _metadata(request: Request, path: str) -> wire.PdpMetadata:
+    base = str(request.base_url).rstrip("/")
+    suffix = quote(path, safe="/-._~")
+    return wire.PdpMetadata(
+        policy_decision_point=f"{base}/{suffix}" if suffix else base,
+        access_evaluation_endpoint=base + EVALUATION,
+        access_evaluations_endpoint=base + EVALUATIONS,
+        search_subject_endpoint=base + SEARCH_SUBJECT,
+        search_resource_endpoint=base + SEARCH_RESOURCE,
+        search_action_endpoint=base + SEARCH_ACTION,
+    )

@@ -1,0 +1,350 @@
+"""OpenID AuthZEN Authorization API 1.0 over the policy engine: request bodies in, decisions and search results out.
+
+https://openid.net/specs/authorization-api-1_0.html
+
+* Subject and Resource ``{type, id, properties}`` become the Cedar entity ``cedar_type(type)::"id"``, with
+  ``properties`` merged over its stored attributes; an entity that is not stored is evaluated as described.
+  Action ``{name, properties}`` becomes ``Action::"name"``; ``context`` becomes the Cedar context.
+* Bodies arrive as decoded JSON. Anything the spec does not allow (a missing member, a wrong type) raises
+  ``InvalidAuthZenRequest`` naming the field, which the HTTP edge answers with 400; unknown members are ignored.
+* A deny is a decision, never an error: ``{"decision": false, "context": {"decision_id", "reason"}}``, where the
+  reason names the deciding policies and whether a just-in-time access request could help.
+
+Searches live in ``remit.policy.search``; this module holds the wire model they share.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from remit.admin.access import Act, AdminPrincipal, authorize
+from remit.errors import BadRequest
+from remit.ids import new_id
+from remit.policy.compile import AGENT, cedar_type
+from remit.policy.engine import PolicyEngine
+from remit.policy.model import AuthzRequest, Decision, DenyCode, Effect, EntityRef, Mode
+from remit.policy.state import CompiledState
+from remit.policy.values import to_cedar
+
+MAX_TYPE = 256
+MAX_ID = 1024
+MAX_NAME = 256
+MAX_EVALUATIONS = 1000
+
+Json = dict[str, Any]
+
+
+class InvalidAuthZenRequest(BadRequest):
+    """An AuthZEN request body the spec does not allow; ``field`` names the member at fault."""
+
+    code = "invalid_authzen_request"
+
+
+class Semantic(StrEnum):
+    """``options.evaluations_semantic`` of a batch (spec: Access Evaluations API, evaluations semantics)."""
+
+    EXECUTE_ALL = "execute_all"
+    DENY_ON_FIRST_DENY = "deny_on_first_deny"
+    PERMIT_ON_FIRST_PERMIT = "permit_on_first_permit"
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    """A subject or resource as sent: the AuthZEN ``type`` (kept for answers), ``id``, ``properties``."""
+
+    type: str
+    id: str | None
+    properties: Json | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    name: str
+    properties: Json | None = None
+
+
+# -- parsing ------------------------------------------------------------------------------------------------
+
+
+def parse_json(raw: bytes) -> Any:
+    """Decode a request body; 400 for an empty body, invalid JSON, NaN/Infinity or absurd nesting."""
+    if not raw.strip():
+        raise InvalidAuthZenRequest("the request body is empty; send a JSON object", field="body")
+    try:
+        return json.loads(raw, parse_constant=_no_constant)
+    except RecursionError as exc:
+        raise InvalidAuthZenRequest("the request body is nested too deeply", field="body") from exc
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise InvalidAuthZenRequest(f"the request body is not valid JSON: {_short(exc)}", field="body") from exc
+
+
+def body_object(body: Any) -> Json:
+    if not isinstance(body, dict):
+        raise InvalidAuthZenRequest("the request body must be a JSON object", field="body")
+    return body
+
+
+def member(obj: Json, key: str, where: str = "") -> Json | None:
+    """An optional object member: absent or null is None, anything but an object is a 400."""
+    value = obj.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InvalidAuthZenRequest(f"{where}{key} must be a JSON object", field=f"{where}{key}")
+    return value
+
+
+def party(value: Any, field: str, *, need_id: bool) -> Party:
+    """A Subject or Resource. ``need_id=False`` for the searched-for side, whose id the spec says to ignore."""
+    if value is None:
+        raise InvalidAuthZenRequest(f"{field} is required", field=field)
+    if not isinstance(value, dict):
+        raise InvalidAuthZenRequest(f"{field} must be a JSON object with type and id", field=field)
+    type_ = _string(value, "type", field, MAX_TYPE, empty=False)
+    ident = _string(value, "id", field, MAX_ID, empty=True) if need_id else None
+    return Party(type_, ident, _properties(value, field))
+
+
+def action(value: Any, field: str = "action") -> Action:
+    if value is None:
+        raise InvalidAuthZenRequest(f"{field} is required", field=field)
+    if not isinstance(value, dict):
+        raise InvalidAuthZenRequest(f"{field} must be a JSON object with a name", field=field)
+    return Action(_string(value, "name", field, MAX_NAME, empty=False), _properties(value, field))
+
+
+def context(value: Any, field: str = "context") -> Json:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidAuthZenRequest(f"{field} must be a JSON object", field=field)
+    _cedar_compatible(value, field)
+    return value
+
+
+def _string(obj: Json, key: str, where: str, max_length: int, *, empty: bool) -> str:
+    field = f"{where}.{key}"
+    value = obj.get(key)
+    if value is None:
+        raise InvalidAuthZenRequest(f"{field} is required", field=field)
+    if not isinstance(value, str):
+        raise InvalidAuthZenRequest(f"{field} must be a string, not {_json_type(value)}", field=field)
+    if not value and not empty:
+        raise InvalidAuthZenRequest(f"{field} must not be empty", field=field)
+    if len(value) > max_length:
+        raise InvalidAuthZenRequest(f"{field} is longer than {max_length} characters", field=field)
+    return value
+
+
+def _properties(obj: Json, where: str) -> Json | None:
+    value = obj.get("properties")
+    if value is None:
+        return None
+    field = f"{where}.properties"
+    if not isinstance(value, dict):
+        raise InvalidAuthZenRequest(f"{field} must be a JSON object", field=field)
+    _cedar_compatible(value, field)
+    return value
+
+
+def _cedar_compatible(value: Json, field: str) -> None:
+    try:
+        to_cedar(value)
+    except (ValueError, ArithmeticError) as exc:
+        raise InvalidAuthZenRequest(f"{field}: {exc}", field=field) from exc
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _short(exc: Exception) -> str:
+    return str(exc).splitlines()[0][:200]
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return "null" if value is None else "a string"
+
+
+# -- decisions ----------------------------------------------------------------------------------------------
+
+
+def decision_body(d: Decision) -> Json:
+    """``{decision, context}``: the ``decision_id`` always, and on deny the reason an agent can act on."""
+    ctx: Json = {"decision_id": d.decision_id}
+    if d.effect is Effect.DENY:
+        ctx["reason"] = reason(d)
+    return {"decision": d.allowed, "context": ctx}
+
+
+def reason(d: Decision) -> Json:
+    code = d.deny_code or DenyCode.NO_PERMIT
+    out: Json = {
+        "code": code.value,
+        "message": d.message,
+        "policies": list(d.reasons),
+        "access_request_possible": d.request_access_possible,
+    }
+    if d.errors:  # ids only: Cedar's messages can quote attribute values
+        out["errored_policies"] = [e.split(": ", 1)[0] for e in d.errors]
+    if d.allowed:  # log-only mode: the policies deny, the caller is told allow
+        out["enforced"] = d.mode is not Mode.LOG_ONLY
+    return out
+
+
+def refused(message: str, field: str) -> Json:
+    """A batch item that could not be evaluated: a deny (spec: errors in individual evaluations), not a 400."""
+    return {
+        "decision": False,
+        "context": {
+            "decision_id": new_id("dec"),
+            "reason": {
+                "code": DenyCode.INVALID_REQUEST.value,
+                "message": message,
+                "field": field,
+                "policies": [],
+                "access_request_possible": False,
+            },
+        },
+    }
+
+
+class AuthZen:
+    """The AuthZEN operations on one engine. Callers need ``decision.evaluate`` (admin, auditor, pep)."""
+
+    def __init__(self, engine: PolicyEngine) -> None:
+        self.engine = engine
+
+    def evaluation(self, p: AdminPrincipal, body: Any) -> Json:
+        """Access Evaluation API: one decision."""
+        authorize(p, Act.DECISION_EVALUATE)
+        obj = body_object(body)
+        return self._evaluate_single(obj)
+
+    def evaluations(self, p: AdminPrincipal, body: Any) -> Json:
+        """Access Evaluations API: top-level members are defaults that an item's member replaces whole; answers
+        keep the request's order. Without a non-empty ``evaluations`` array it is the single evaluation."""
+        authorize(p, Act.DECISION_EVALUATE)
+        obj = body_object(body)
+        items = obj.get("evaluations")
+        if items is None or items == []:
+            return self._evaluate_single(obj)
+        if not isinstance(items, list):
+            raise InvalidAuthZenRequest("evaluations must be an array", field="evaluations")
+        if len(items) > MAX_EVALUATIONS:
+            raise InvalidAuthZenRequest(f"at most {MAX_EVALUATIONS} evaluations in one request", field="evaluations")
+        semantic = _semantic(obj)
+        # Check every member's type up front: a wrong type anywhere refuses the whole payload (400); a member
+        # missing after the defaults is that item's own failure, answered in place (spec: errors in evaluations).
+        defaults = {key: obj.get(key) for key in ("subject", "action", "resource", "context")}
+        _check_types(defaults, "")
+        for i, item in enumerate(items):
+            if not isinstance(item, dict):
+                raise InvalidAuthZenRequest(f"evaluations[{i}] must be a JSON object", field=f"evaluations[{i}]")
+            _check_types(item, f"evaluations[{i}].")
+        out: list[Json] = []
+        for i, item in enumerate(items):
+            merged = {key: item[key] if item.get(key) is not None else value for key, value in defaults.items()}
+            try:
+                request = self.request(merged)
+            except InvalidAuthZenRequest as exc:
+                answer = refused(f"evaluations[{i}]: {exc.message}", f"evaluations[{i}].{exc.field}")
+            else:
+                answer = decision_body(self.engine.evaluate(request))
+            out.append(answer)
+            if semantic is Semantic.DENY_ON_FIRST_DENY and not answer["decision"]:
+                break
+            if semantic is Semantic.PERMIT_ON_FIRST_PERMIT and answer["decision"]:
+                break
+        return {"evaluations": out}
+
+    def _evaluate_single(self, obj: Json) -> Json:
+        return decision_body(self.engine.evaluate(self.request(obj)))
+
+    def request(self, obj: Json) -> AuthzRequest:
+        """The engine's request for one evaluation body."""
+        subject = party(obj.get("subject"), "subject", need_id=True)
+        act = action(obj.get("action"))
+        resource = party(obj.get("resource"), "resource", need_id=True)
+        ctx = context(obj.get("context"))
+        state = self.engine.state
+        return AuthzRequest(
+            principal=entity_ref(state, subject),
+            action=act.name,
+            resource=entity_ref(state, resource),
+            context=ctx,
+            principal_attrs=subject.properties,
+            resource_attrs=resource.properties,
+            action_attrs=act.properties,
+        )
+
+
+def entity_ref(state: CompiledState | None, p: Party) -> EntityRef:
+    """The Cedar uid of a party. An agent may be named by its SPIFFE id as well as by its name."""
+    ctype = cedar_type(p.type)
+    ident = p.id or ""
+    if ctype == AGENT and ident.startswith("spiffe://") and state is not None:
+        name = ident.rsplit("/", 1)[-1]
+        stored = state.stored.get(EntityRef(AGENT, name))
+        if stored is not None and stored.get("attrs", {}).get("spiffe_id") == ident:
+            return EntityRef(AGENT, name)
+    return EntityRef(ctype, ident)
+
+
+def _party_shape(value: Any, field: str) -> None:
+    if not isinstance(value, dict):
+        raise InvalidAuthZenRequest(f"{field} must be a JSON object with type and id", field=field)
+    for key, limit in (("type", MAX_TYPE), ("id", MAX_ID)):
+        if value.get(key) is not None:
+            _string(value, key, field, limit, empty=key == "id")
+    _properties(value, field)
+
+
+def _action_shape(value: Any, field: str) -> None:
+    if not isinstance(value, dict):
+        raise InvalidAuthZenRequest(f"{field} must be a JSON object with a name", field=field)
+    if value.get("name") is not None:
+        _string(value, "name", field, MAX_NAME, empty=False)
+    _properties(value, field)
+
+
+_CHECKS: dict[str, Callable[[Any, str], object]] = {
+    "subject": _party_shape,
+    "resource": _party_shape,
+    "action": _action_shape,
+    "context": context,
+}
+
+
+def _check_types(obj: Json, where: str) -> None:
+    """The batch members' types, present ones only (a missing member is left for its item to report)."""
+    for key, check in _CHECKS.items():
+        value = obj.get(key)
+        if value is not None:
+            check(value, f"{where}{key}")
+
+
+def _semantic(obj: Json) -> Semantic:
+    options = member(obj, "options")
+    if options is None or options.get("evaluations_semantic") is None:
+        return Semantic.EXECUTE_ALL
+    value = options["evaluations_semantic"]
+    try:
+        return Semantic(value)
+    except (ValueError, TypeError) as exc:
+        allowed = ", ".join(s.value for s in Semantic)
+        raise InvalidAuthZenRequest(
+            f"options.evaluations_semantic must be one of {allowed}", field="options.evaluations_semantic"
+        ) from exc

@@ -1,0 +1,1 @@
+"""The OpenID AuthZEN conformance data and the Remit scenarios that answer it."""
