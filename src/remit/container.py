@@ -56,7 +56,7 @@ class Remit:
             engine=engine,
             store=store,
             registry=registry,
-            admin_tokens=AdminTokenService(store, clock),
+            admin_tokens=AdminTokenService(store, clock, cache_seconds=settings.policy_refresh_seconds),
             policies=policies,
             pdp=pdp,
             refresher=PolicyRefresher(policies, pdp, interval=settings.policy_refresh_seconds),

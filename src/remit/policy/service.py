@@ -101,14 +101,14 @@ class PolicyService:
         """Check without storing; the number of policies, or the error a write would give."""
         authorize(p, Act.POLICY_READ)
         parsed = cedar.parse(policies)
-        with self._store.transaction() as tx:
+        with self._store.transaction(readonly=True) as tx:
             self._validate(tx, parsed, schema_fragment)
         return len(parsed)
 
     def schema(self, p: AdminPrincipal, schema_fragment: dict[str, Any] | None = None) -> dict[str, Any]:
         """The Cedar JSON schema policies are validated against: the registry's, plus a fragment."""
         authorize(p, Act.POLICY_READ)
-        with self._store.transaction() as tx:
+        with self._store.transaction(readonly=True) as tx:
             return self._schema(tx, schema_fragment)
 
     def _schema(self, tx: PolicyTx, fragment: dict[str, Any] | None) -> dict[str, Any]:
@@ -130,7 +130,7 @@ class PolicyService:
     def get(self, p: AdminPrincipal, version: int | None = None) -> PolicyVersion:
         """A version, or the active one."""
         authorize(p, Act.POLICY_READ)
-        with self._store.transaction() as tx:
+        with self._store.transaction(readonly=True) as tx:
             number = version if version is not None else tx.control().active_policy_version
             found = tx.get_policy_version(number) if number else None
             if found is None:
@@ -139,12 +139,12 @@ class PolicyService:
 
     def list(self, p: AdminPrincipal, page: PageRequest) -> Page[PolicyVersion]:
         authorize(p, Act.POLICY_READ)
-        with self._store.transaction() as tx:
+        with self._store.transaction(readonly=True) as tx:
             return tx.list_policy_versions(page)
 
     def status(self, p: AdminPrincipal) -> PolicyStatus:
         authorize(p, Act.POLICY_READ)
-        with self._store.transaction() as tx:
+        with self._store.transaction(readonly=True) as tx:
             control = tx.control()
             active = tx.get_policy_version(control.active_policy_version) if control.active_policy_version else None
             entity_set = tx.get_entity_set(control.active_entities_version) if control.active_entities_version else None
@@ -182,7 +182,7 @@ class PolicyService:
     def rollback(self, p: AdminPrincipal, to: int | None = None, *, reason: str = "") -> Control:
         """Activate ``to``, or the newest version older than the active one."""
         authorize(p, Act.POLICY_WRITE)
-        with self._store.transaction() as tx:
+        with self._store.transaction(readonly=True) as tx:
             active = tx.control().active_policy_version
             target = to
             if target is None:
@@ -232,19 +232,19 @@ class PolicyService:
 
     def entities(self, p: AdminPrincipal) -> EntitySet | None:
         authorize(p, Act.POLICY_READ)
-        with self._store.transaction() as tx:
+        with self._store.transaction(readonly=True) as tx:
             version = tx.control().active_entities_version
             return tx.get_entity_set(version) if version else None
 
     # -- for the engine -----------------------------------------------------------------------------------
 
     def revision(self) -> int:
-        with self._store.transaction() as tx:
+        with self._store.transaction(readonly=True) as tx:
             return tx.revision()
 
     def load(self) -> PolicyInputs:
         """Everything the engine compiles, read in one transaction (a consistent view)."""
-        with self._store.transaction() as tx:
+        with self._store.transaction(readonly=True) as tx:
             control = tx.control()
             version = tx.get_policy_version(control.active_policy_version) if control.active_policy_version else None
             entity_set = tx.get_entity_set(control.active_entities_version) if control.active_entities_version else None

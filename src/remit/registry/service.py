@@ -179,7 +179,7 @@ class RegistryService:
         return agent
 
     def get_agent(self, p: AdminPrincipal, name: str) -> Agent:
-        with self._store.transaction() as tx:
+        with self._store.transaction(readonly=True) as tx:
             agent = _get_agent(tx, name)
             authorize(p, Act.AGENT_READ, _agent_target(agent))
             return agent
@@ -190,7 +190,7 @@ class RegistryService:
             if where.owner not in (None, scope) or _nobody(scope):
                 return Page(items=(), next_after=None)
             where = replace(where, owner=scope)
-        with self._store.transaction() as tx:
+        with self._store.transaction(readonly=True) as tx:
             return tx.list_agents(where, page)
 
     def update_agent(self, p: AdminPrincipal, name: str, changes: AgentChanges) -> Agent:
@@ -278,7 +278,7 @@ class RegistryService:
 
     def get_user(self, p: AdminPrincipal, user_id: str) -> User:
         authorize(p, Act.USER_READ, UserTarget(id=user_id))
-        with self._store.transaction() as tx:
+        with self._store.transaction(readonly=True) as tx:
             user = tx.get_user(user_id)
             if user is None:
                 raise NotFound(f"no such user {user_id!r}", field="id")
@@ -290,7 +290,7 @@ class RegistryService:
             if _nobody(scope):
                 return Page(items=(), next_after=None)
             where = replace(where, only_id=scope)
-        with self._store.transaction() as tx:
+        with self._store.transaction(readonly=True) as tx:
             return tx.list_users(where, page)
 
     def update_user(self, p: AdminPrincipal, user_id: str, changes: UserChanges) -> User:
@@ -341,12 +341,12 @@ class RegistryService:
 
     def get_role(self, p: AdminPrincipal, name: str) -> Role:
         authorize(p, Act.ROLE_READ)
-        with self._store.transaction() as tx:
+        with self._store.transaction(readonly=True) as tx:
             return _get_role(tx, name)
 
     def list_roles(self, p: AdminPrincipal, where: RoleFilter, page: PageRequest) -> Page[Role]:
         authorize(p, Act.ROLE_READ)
-        with self._store.transaction() as tx:
+        with self._store.transaction(readonly=True) as tx:
             return tx.list_roles(where, page)
 
     def update_role(self, p: AdminPrincipal, name: str, changes: RoleChanges) -> Role:
@@ -427,12 +427,12 @@ class RegistryService:
 
     def get_resource(self, p: AdminPrincipal, resource_id: str) -> Resource:
         authorize(p, Act.RESOURCE_READ)
-        with self._store.transaction() as tx:
+        with self._store.transaction(readonly=True) as tx:
             return _get_resource(tx, resource_id)
 
     def list_resources(self, p: AdminPrincipal, where: ResourceFilter, page: PageRequest) -> Page[Resource]:
         authorize(p, Act.RESOURCE_READ)
-        with self._store.transaction() as tx:
+        with self._store.transaction(readonly=True) as tx:
             return tx.list_resources(where, page)
 
     def update_resource(self, p: AdminPrincipal, resource_id: str, changes: ResourceChanges) -> Resource:
@@ -472,7 +472,7 @@ class RegistryService:
 
     def list_events(self, p: AdminPrincipal, where: EventFilter, page: PageRequest) -> Page[ChangeEvent]:
         authorize(p, Act.EVENT_READ)
-        with self._store.transaction() as tx:
+        with self._store.transaction(readonly=True) as tx:
             return tx.list_events(where, page)
 
     # shared ---------------------------------------------------------------------------------------------

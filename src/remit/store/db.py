@@ -9,11 +9,12 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.pool import NullPool
 
 from remit.errors import ConfigurationError
 
 SUPPORTED = ("sqlite", "postgresql")
+#: execution option marking a read-only transaction (``SqlStore.transaction(readonly=True)``)
+READONLY = "remit_readonly"
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
@@ -42,8 +43,9 @@ def _sqlite(url: str, database: str | None, echo: bool) -> Engine:
         url,
         echo=echo,
         connect_args={"check_same_thread": False, "timeout": 30},
-        # One connection per checkout: SQLite connections are cheap, and WAL lets readers run beside a writer.
-        poolclass=NullPool,
+        # A small pool: opening a connection (and its PRAGMAs) costs more than most of our queries.
+        pool_size=8,
+        max_overflow=16,
     )
 
     @event.listens_for(engine, "connect")
@@ -59,8 +61,12 @@ def _sqlite(url: str, database: str | None, echo: bool) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        # Take the write lock at the start: a read-then-write transaction can then never fail half-way
-        # with "database is locked" when another process (the CLI beside a server) writes too.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A writing transaction takes the write lock at the start, so a read-then-write never fails half-way with
+        # "database is locked" when another process (the CLI beside a server) writes too. A read-only one starts
+        # deferred: in WAL mode it reads a consistent snapshot beside the writer.
+        if conn.get_execution_options().get(READONLY):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine

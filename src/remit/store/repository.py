@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -30,6 +31,7 @@ from remit.registry.models import (
     UserStatus,
 )
 from remit.registry.ports import AgentFilter, EventFilter, ResourceFilter, RoleFilter, UserFilter
+from remit.store.db import READONLY
 from remit.store.policies import PolicyQueries
 from remit.store.tables import (
     AdminTokenRow,
@@ -53,12 +55,25 @@ class SqlStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False, autoflush=True)
+        self._read_sessions = sessionmaker(
+            engine.execution_options(**{READONLY: True}), expire_on_commit=False, autoflush=True
+        )
+        self._writes = 0
+        self._lock = threading.Lock()
+
+    def local_writes(self) -> int:
+        return self._writes
 
     @contextmanager
-    def transaction(self) -> Iterator[SqlTx]:
+    def transaction(self, *, readonly: bool = False) -> Iterator[SqlTx]:
+        """One transaction; ``readonly`` ones do not take SQLite's write lock (writing in them is a bug)."""
+        sessions = self._read_sessions if readonly else self._sessions
         try:
-            with self._sessions() as session, session.begin():
+            with sessions() as session, session.begin():
                 yield SqlTx(session)
+            if not readonly:
+                with self._lock:
+                    self._writes += 1
         except RemitError:
             raise
         except IntegrityError as exc:
