@@ -8,11 +8,12 @@ VENV := .venv
 INSTALLED := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint typecheck docs lock clean
+.PHONY: help install demo test bench lint typecheck docs lock clean
 
 help:
 	@echo "make demo       install, then run a local server with demo data on http://127.0.0.1:8400"
 	@echo "make test       install, then lint, type-check and run the tests"
+	@echo "make bench      the decision benchmark: Remit beside bare cedarpy, in process and over HTTP"
 	@echo "make lint       ruff check, ruff format --check, docs/configuration.md up to date"
 	@echo "make typecheck  mypy --strict"
 	@echo "make docs       regenerate docs/configuration.md from the settings models"
@@ -30,6 +31,9 @@ demo: $(INSTALLED)
 
 test: $(INSTALLED)
 	scripts/test
+
+bench: $(INSTALLED)
+	$(VENV)/bin/python bench/pdp.py
 
 lint: $(INSTALLED)
 	scripts/lint

@@ -87,13 +87,9 @@ class AdminTokenService:
             raise AuthenticationError()
         now = self._clock.now()
         key = digest(secret)
-        cached = self._cache.get(key)
-        if cached is not None:
-            principal, expires_at, cached_at, writes = cached
-            fresh = (now - cached_at).total_seconds() < self._cache_seconds and writes == self._store.local_writes()
-            if fresh and (expires_at is None or now < expires_at):
-                return principal
-            self._cache.pop(key, None)
+        hit = self._from_cache(key, now)
+        if hit is not None:
+            return hit
         writes = self._store.local_writes()
         with self._store.transaction(readonly=True) as tx:
             token = tx.find_admin_token(key)
@@ -109,6 +105,23 @@ class AdminTokenService:
             self._cache.clear()
         self._cache[key] = (principal, token.expires_at, now, writes)
         return principal
+
+    def cached(self, secret: str) -> AdminPrincipal | None:
+        """The principal if the cache answers for this bearer value (no I/O), else None: then ``authenticate``."""
+        if not looks_like_token(secret):
+            return None
+        return self._from_cache(digest(secret), self._clock.now())
+
+    def _from_cache(self, key: str, now: datetime) -> AdminPrincipal | None:
+        cached = self._cache.get(key)
+        if cached is None:
+            return None
+        principal, expires_at, cached_at, writes = cached
+        fresh = (now - cached_at).total_seconds() < self._cache_seconds and writes == self._store.local_writes()
+        if fresh and (expires_at is None or now < expires_at):
+            return principal
+        self._cache.pop(key, None)
+        return None
 
     def list(self, p: AdminPrincipal, page: PageRequest) -> Page[AdminToken]:
         authorize(p, Act.ADMIN_TOKEN_READ)

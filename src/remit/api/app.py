@@ -42,8 +42,10 @@ def create_app(settings: Settings, *, remit: Remit | None = None) -> FastAPI:
     )
     app.state.remit = wired
     problems.install(app)
-    for module in (health, agents, users, roles, resources, admin, policies, authzen):
+    # The decision endpoints first: the router tries routes in order, and they carry the traffic.
+    for module in (authzen, health, agents, users, roles, resources, admin, policies):
         app.include_router(module.router)
+    app.router.routes[0:0] = authzen.fast_routes()
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes, bad_request_prefixes=("/access/",))
     app.add_middleware(RequestIdEcho)
     return app

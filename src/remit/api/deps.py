@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from remit.admin.access import AdminPrincipal
 from remit.container import Remit
@@ -15,7 +16,7 @@ from remit.paging import PageRequest, decode_cursor
 _bearer = HTTPBearer(auto_error=False, description="An admin token (`remit init` prints the first one).")
 
 
-def get_remit(request: Request) -> Remit:
+async def get_remit(request: Request) -> Remit:
     remit: Remit = request.app.state.remit
     return remit
 
@@ -23,18 +24,31 @@ def get_remit(request: Request) -> Remit:
 RemitDep = Annotated[Remit, Depends(get_remit)]
 
 
-def get_principal(
+async def get_principal(
     remit: RemitDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> AdminPrincipal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise AuthenticationError()
-    return remit.admin_tokens.authenticate(credentials.credentials)
+    return await authenticate(remit, f"Bearer {credentials.credentials}")
+
+
+async def authenticate(remit: Remit, authorization: str | None) -> AdminPrincipal:
+    """The caller behind an ``Authorization: Bearer`` header. A cached token costs no hop to the thread pool;
+    a lookup in the store runs there, off the event loop."""
+    scheme, _, value = (authorization or "").partition(" ")
+    value = value.strip()
+    if scheme.lower() != "bearer" or not value:
+        raise AuthenticationError()
+    cached = remit.admin_tokens.cached(value)
+    if cached is not None:
+        return cached
+    return await run_in_threadpool(remit.admin_tokens.authenticate, value)
 
 
 PrincipalDep = Annotated[AdminPrincipal, Depends(get_principal)]
 
 
-def get_page(
+async def get_page(
     remit: RemitDep,
     limit: Annotated[int | None, Query(ge=1, le=1000, description="Items per page.")] = None,
     cursor: Annotated[str | None, Query(max_length=400, description="`next_cursor` of the previous page.")] = None,

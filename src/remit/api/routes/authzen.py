@@ -14,13 +14,14 @@ from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import Route
 
 from remit.admin.access import Act, AdminPrincipal, authorize
-from remit.api.deps import PrincipalDep, RemitDep
+from remit.api.deps import authenticate
 from remit.api.schemas import authzen as wire
 from remit.api.schemas.common import ErrorBody
 from remit.container import Remit
@@ -44,20 +45,28 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _may_evaluate(p: PrincipalDep) -> AdminPrincipal:
-    """The caller, if its role may ask for decisions: refused (403) before the body is even read."""
+#: the bearer requirement, documented by hand: these routes skip FastAPI's dependency machinery (below)
+_SECURITY: dict[str, Any] = {"security": [{"HTTPBearer": []}]}
+
+
+async def _evaluator(request: Request) -> tuple[Remit, AdminPrincipal]:
+    """The container and the caller, if its role may ask for decisions: refused (401/403) before the body is read.
+
+    Resolved by hand rather than with ``Depends``: on the decision path FastAPI's dependency solving costs more
+    than the decision itself.
+    """
+    remit: Remit = request.app.state.remit
+    p = await authenticate(remit, request.headers.get("authorization"))
     authorize(p, Act.DECISION_EVALUATE)
-    return p
-
-
-EvaluatorDep = Annotated[AdminPrincipal, Depends(_may_evaluate)]
+    return remit, p
 
 
 def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
-    """``openapi_extra`` documenting a JSON request body that the handler reads itself."""
+    """``openapi_extra`` documenting a JSON request body that the handler reads itself, and the bearer token."""
     schema = model.model_json_schema()
     defs = schema.pop("$defs", {})
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": _inline(schema, defs)}}}}
+    body = {"requestBody": {"required": True, "content": {"application/json": {"schema": _inline(schema, defs)}}}}
+    return {**body, **_SECURITY}
 
 
 def _inline(node: Any, defs: dict[str, Any]) -> Any:
@@ -84,7 +93,9 @@ async def _json_body(request: Request) -> Any:
 Operation = Callable[[AdminPrincipal, Any], dict[str, Any]]
 
 
-async def _answer(request: Request, p: AdminPrincipal, run: Operation, *, inline: bool = False) -> JSONResponse:
+async def _answer(request: Request, operation: Callable[[Remit], Operation], *, inline: bool = False) -> JSONResponse:
+    remit, p = await _evaluator(request)
+    run = operation(remit)
     body = await _json_body(request)
     if inline:  # one evaluation is tens of microseconds: cheaper than a hop to the thread pool
         return JSONResponse(run(p, body))
@@ -106,10 +117,10 @@ def _search(remit: Remit) -> Search:
     responses={200: {"model": wire.EvaluationResponse, "description": "The decision"}, **ERRORS},
     openapi_extra=_body_doc(wire.EvaluationRequest),
 )
-async def evaluation(request: Request, remit: RemitDep, p: EvaluatorDep) -> JSONResponse:
+async def evaluation(request: Request) -> JSONResponse:
     """Access Evaluation: may this subject do this action on this resource? A deny is `200 {"decision": false}`
     with `context.reason` (which policy, and whether a just-in-time access request could help)."""
-    return await _answer(request, p, _authzen(remit).evaluation, inline=True)
+    return await _answer(request, lambda r: _authzen(r).evaluation, inline=True)
 
 
 @router.post(
@@ -124,11 +135,11 @@ async def evaluation(request: Request, remit: RemitDep, p: EvaluatorDep) -> JSON
     },
     openapi_extra=_body_doc(wire.EvaluationsRequest),
 )
-async def evaluations(request: Request, remit: RemitDep, p: EvaluatorDep) -> JSONResponse:
+async def evaluations(request: Request) -> JSONResponse:
     """Access Evaluations (boxcarring): top-level members are defaults; `options.evaluations_semantic` is
     `execute_all` (default), `deny_on_first_deny` or `permit_on_first_permit`. An item missing a member is
     answered with its own deny; the others are still evaluated."""
-    return await _answer(request, p, _authzen(remit).evaluations)
+    return await _answer(request, lambda r: _authzen(r).evaluations)
 
 
 @router.post(
@@ -137,9 +148,9 @@ async def evaluations(request: Request, remit: RemitDep, p: EvaluatorDep) -> JSO
     responses={200: {"model": wire.SubjectSearchResponse, "description": "Permitted subjects"}, **ERRORS},
     openapi_extra=_body_doc(wire.SubjectSearchRequest),
 )
-async def search_subject(request: Request, remit: RemitDep, p: EvaluatorDep) -> JSONResponse:
+async def search_subject(request: Request) -> JSONResponse:
     """Subject Search: which stored subjects of `subject.type` may do `action` on `resource`."""
-    return await _answer(request, p, _search(remit).subjects)
+    return await _answer(request, lambda r: _search(r).subjects)
 
 
 @router.post(
@@ -148,9 +159,9 @@ async def search_subject(request: Request, remit: RemitDep, p: EvaluatorDep) -> 
     responses={200: {"model": wire.ResourceSearchResponse, "description": "Permitted resources"}, **ERRORS},
     openapi_extra=_body_doc(wire.ResourceSearchRequest),
 )
-async def search_resource(request: Request, remit: RemitDep, p: EvaluatorDep) -> JSONResponse:
+async def search_resource(request: Request) -> JSONResponse:
     """Resource Search: which stored resources of `resource.type` `subject` may do `action` on."""
-    return await _answer(request, p, _search(remit).resources)
+    return await _answer(request, lambda r: _search(r).resources)
 
 
 @router.post(
@@ -159,9 +170,9 @@ async def search_resource(request: Request, remit: RemitDep, p: EvaluatorDep) ->
     responses={200: {"model": wire.ActionSearchResponse, "description": "Permitted actions"}, **ERRORS},
     openapi_extra=_body_doc(wire.ActionSearchRequest),
 )
-async def search_action(request: Request, remit: RemitDep, p: EvaluatorDep) -> JSONResponse:
+async def search_action(request: Request) -> JSONResponse:
     """Action Search: which actions `subject` may do on `resource`."""
-    return await _answer(request, p, _search(remit).actions)
+    return await _answer(request, lambda r: _search(r).actions)
 
 
 @router.get(METADATA, response_model=wire.PdpMetadata)
@@ -204,3 +215,16 @@ def _metadata(request: Request, path: str) -> wire.PdpMetadata:
         search_resource_endpoint=base + SEARCH_RESOURCE,
         search_action_endpoint=base + SEARCH_ACTION,
     )
+
+
+def fast_routes() -> list[Route]:
+    """The decision endpoints as plain Starlette routes, put first in the app's route list.
+
+    The FastAPI routes above stay, for the OpenAPI document (same paths, same handlers); these shadow them on the
+    wire, because FastAPI's per-request machinery costs more than a decision. Errors still go through the app's
+    exception handlers.
+    """
+    return [
+        Route(EVALUATION, evaluation, methods=["POST"]),
+        Route(EVALUATIONS, evaluations, methods=["POST"]),
+    ]
