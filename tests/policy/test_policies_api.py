@@ -189,3 +189,16 @@ def test_a_change_made_elsewhere_reaches_the_running_server_within_a_second(live
     assert elapsed < 1.0
     d = live.remit.pdp.evaluate(request)
     assert (d.allowed, d.reasons) == (False, ("no-prod",))
+
+
+def test_entity_errors_name_the_entity_and_a_broken_schema_is_refused_alone(
+    admin_client: httpx.Client, live: LiveServer
+) -> None:
+    r = admin_client.put("/v1/entities", json={"entities": [{"uid": {"type": "Agent", "id": "x"}, "attrs": {}}]})
+    assert (r.status_code, r.json()["field"]) == (422, "entities[0]")
+    broken = {"": {"entityTypes": {"Doc": {"shape": {"type": "Nope"}}}, "actions": {}}}
+    r = admin_client.post("/v1/policies", json={"policies": "", "schema": broken})
+    assert r.status_code == 422
+    assert r.json()["message"].startswith("schema: ")
+    assert "Nope" in r.json()["message"]
+    assert admin_client.get("/v1/policies").json()["items"] == []

@@ -104,7 +104,7 @@ def check_entities(items: Sequence[dict[str, Any]]) -> None:
     try:
         entities(items)
     except ValueError as exc:
-        raise PolicyValidationError(f"entities: {exc}") from exc
+        raise PolicyValidationError(f"entities: {exc}", field="entities") from exc
 
 
 def validate(policies: Sequence[ParsedPolicy], schema: dict[str, Any]) -> list[str]:
@@ -119,6 +119,9 @@ def validate(policies: Sequence[ParsedPolicy], schema: dict[str, Any]) -> list[s
     ids = [p.id for p in policies]
     problems: list[str] = []
     for err in result.errors:
+        if not err.policy_id:  # the schema itself
+            problems.append(f"schema: {err.error}")
+            continue
         # validate_policies re-parses the text, so its ids are positional: map them back to ours
         index = int(err.policy_id[len("policy") :]) if err.policy_id.startswith("policy") else -1
         name = ids[index] if 0 <= index < len(ids) else err.policy_id

@@ -22,6 +22,6 @@ class PolicyValidationError(ValidationError):
 
     code = "policy_invalid"
 
-    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+    def __init__(self, message: str, problems: list[str] | None = None, *, field: str = "policies") -> None:
         self.problems = problems or [message]
-        super().__init__(message, field="policies")
+        super().__init__(message, field=field)

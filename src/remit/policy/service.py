@@ -71,7 +71,7 @@ class PolicyService:
                 )
         now = self._clock.now()
         with self._store.transaction() as tx:
-            if parsed:
+            if parsed or schema_fragment is not None:  # an empty set with a broken schema is still refused
                 self._validate(tx, parsed, schema_fragment)
             number = tx.latest_policy_version() + 1
             version = PolicyVersion(
@@ -301,22 +301,23 @@ def _control(c: Control) -> dict[str, Any]:
 
 def _check_entities(items: Any) -> list[dict[str, Any]]:
     if not isinstance(items, list):
-        raise PolicyValidationError("entities must be a JSON array in Cedar's entity format")
+        raise PolicyValidationError("entities must be a JSON array in Cedar's entity format", field="entities")
     if len(items) > MAX_ENTITIES:
-        raise PolicyValidationError(f"at most {MAX_ENTITIES} entities")
+        raise PolicyValidationError(f"at most {MAX_ENTITIES} entities", field="entities")
     seen: set[tuple[str, str]] = set()
     for i, item in enumerate(items):
         where = f"entities[{i}]"
         try:
             entity = parse_entity(item)
         except (KeyError, TypeError, AttributeError) as exc:
-            raise PolicyValidationError(f"{where}: needs uid {{type, id}}, attrs and parents") from exc
+            raise PolicyValidationError(f"{where}: needs uid {{type, id}}, attrs and parents", field=where) from exc
         if entity.uid.type in REGISTRY_TYPES:
             raise PolicyValidationError(
-                f"{where}: {entity.uid.type} entities come from the registry; register them there instead"
+                f"{where}: {entity.uid.type} entities come from the registry; register them there instead",
+                field=where,
             )
         if (entity.uid.type, entity.uid.id) in seen:
-            raise PolicyValidationError(f"{where}: {entity.uid} appears twice")
+            raise PolicyValidationError(f"{where}: {entity.uid} appears twice", field=where)
         seen.add((entity.uid.type, entity.uid.id))
     cedar.check_entities(items)
     return items
