@@ -50,16 +50,19 @@ class Remit:
         )
         policies = PolicyService(store, clock)
         pdp = PolicyEngine(sink=log_would_deny)
+        refresher = PolicyRefresher(policies, pdp, interval=settings.policy_refresh_seconds)
         return cls(
             settings=settings,
             clock=clock,
             engine=engine,
             store=store,
             registry=registry,
-            admin_tokens=AdminTokenService(store, clock, cache_seconds=settings.policy_refresh_seconds),
+            admin_tokens=AdminTokenService(
+                store, clock, cache_seconds=settings.policy_refresh_seconds, revision=refresher.observed_revision
+            ),
             policies=policies,
             pdp=pdp,
-            refresher=PolicyRefresher(policies, pdp, interval=settings.policy_refresh_seconds),
+            refresher=refresher,
         )
 
     def authorizer(self) -> Authorizer:

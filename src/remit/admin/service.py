@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
@@ -19,12 +20,22 @@ CACHE_ENTRIES = 10_000
 
 
 class AdminTokenService:
-    def __init__(self, store: RegistryStore, clock: Clock, *, cache_seconds: float = 0.25) -> None:
+    def __init__(
+        self,
+        store: RegistryStore,
+        clock: Clock,
+        *,
+        cache_seconds: float = 0.25,
+        revision: Callable[[], int | None] | None = None,
+    ) -> None:
+        """``revision`` reports the store's change counter as a poller last saw it (None when it cannot say):
+        cached answers then stay good until it moves, instead of for ``cache_seconds``."""
         self._store = store
         self._clock = clock
         self._cache_seconds = cache_seconds
-        #: digest -> (principal, token expiry, when cached, the store's local write count then)
-        self._cache: dict[str, tuple[AdminPrincipal, datetime | None, datetime, int]] = {}
+        self._revision = revision or _unknown
+        #: digest -> (principal, token expiry, when cached, the store's local write count then, revision then)
+        self._cache: dict[str, tuple[AdminPrincipal, datetime | None, datetime, int, int | None]] = {}
 
     def create(
         self,
@@ -79,9 +90,10 @@ class AdminTokenService:
     def authenticate(self, secret: str) -> AdminPrincipal:
         """The principal behind a bearer value; ``AuthenticationError`` for anything not usable now.
 
-        Answers are cached by digest, in memory, for at most ``cache_seconds`` and only while this process has
-        written nothing: a revocation or a disabled owner made through this server applies to the very next
-        request; one made through another server or the CLI, within ``cache_seconds``.
+        Answers are cached by digest, in memory, only while this process has written nothing and, when a poller
+        reports the store's change counter, until the counter moves (every change bumps it); otherwise for at
+        most ``cache_seconds``. A revocation or a disabled owner made through this server applies to the very
+        next request; one made through another server or the CLI, at the next poll (``cache_seconds`` apart).
         """
         if not looks_like_token(secret):
             raise AuthenticationError()
@@ -90,7 +102,9 @@ class AdminTokenService:
         hit = self._from_cache(key, now)
         if hit is not None:
             return hit
+        # Both read before the lookup: a change committed after it moves one of them, so the entry is dropped.
         writes = self._store.local_writes()
+        revision = self._revision()
         with self._store.transaction(readonly=True) as tx:
             token = tx.find_admin_token(key)
             if token is None or not token.usable(now):
@@ -103,7 +117,7 @@ class AdminTokenService:
         principal = AdminPrincipal(actor=f"token:{token.id}", role=token.role, user_id=token.user_id)
         if len(self._cache) >= CACHE_ENTRIES:
             self._cache.clear()
-        self._cache[key] = (principal, token.expires_at, now, writes)
+        self._cache[key] = (principal, token.expires_at, now, writes, revision)
         return principal
 
     def cached(self, secret: str) -> AdminPrincipal | None:
@@ -116,8 +130,12 @@ class AdminTokenService:
         cached = self._cache.get(key)
         if cached is None:
             return None
-        principal, expires_at, cached_at, writes = cached
-        fresh = (now - cached_at).total_seconds() < self._cache_seconds and writes == self._store.local_writes()
+        principal, expires_at, cached_at, writes, revision = cached
+        if revision is not None and revision == self._revision():
+            fresh = True  # nothing changed anywhere since the lookup
+        else:
+            fresh = (now - cached_at).total_seconds() < self._cache_seconds
+        fresh = fresh and writes == self._store.local_writes()
         if fresh and (expires_at is None or now < expires_at):
             return principal
         self._cache.pop(key, None)
@@ -141,6 +159,10 @@ class AdminTokenService:
             tx.update_admin_token(after)
             tx.add_event(_event(now, p.actor, "admin_token.revoke", after, _public(before), _public(after)))
             return after
+
+
+def _unknown() -> int | None:
+    return None
 
 
 def _public(token: AdminToken) -> dict[str, object]:

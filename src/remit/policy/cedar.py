@@ -138,6 +138,21 @@ def evaluate(
     entity_set: EntitiesHandle | list[dict[str, Any]],
 ) -> RawResult:
     """One Cedar evaluation. ``ValueError`` from cedarpy (a malformed request or context) propagates."""
+    if _native_batch is not None:
+        return _evaluate_native(principal, action, resource, context, policies, entity_set)
+    return evaluate_public(principal, action, resource, context, policies, entity_set)
+
+
+def evaluate_public(
+    principal: EntityRef,
+    action: str,
+    resource: EntityRef,
+    context: dict[str, Any],
+    policies: PolicySetHandle,
+    entity_set: EntitiesHandle | list[dict[str, Any]],
+) -> RawResult:
+    """``evaluate`` through cedarpy's public ``is_authorized``: the fallback, and the reference the native path is
+    tested against."""
     request = {
         "principal": principal.as_json(),
         "action": {"type": "Action", "id": action},
@@ -148,6 +163,50 @@ def evaluate(
     diagnostics = result.diagnostics
     errors = tuple((_error_policy(msg), str(msg)) for msg in diagnostics.errors)
     return RawResult(allowed=bool(result.allowed), reasons=tuple(diagnostics.reasons), errors=errors)
+
+
+# cedarpy's ``is_authorized`` is a Python layer over its native ``is_authorized_batch``: it copies the request,
+# serialises the context, parses the JSON answer and wraps it in objects. On this engine's hot path that layer
+# costs nearly as much as Cedar's own evaluation, so the engine calls the native function directly, with exactly
+# the arguments the public layer would pass, and reads the same JSON. Feature-detected: a cedarpy without it
+# falls back to ``evaluate_public``; an answer of another shape raises, and the engine denies (fail closed).
+# ``tests/policy/test_cedar_native.py`` checks that both paths decide alike on the locked version.
+try:
+    from cedarpy import _internal as _native
+
+    _native_batch: Any = getattr(_native, "is_authorized_batch", None)
+except ImportError:  # pragma: no cover - depends on the installed cedarpy
+    _native_batch = None
+
+
+def native_available() -> bool:
+    return _native_batch is not None
+
+
+def _evaluate_native(
+    principal: EntityRef,
+    action: str,
+    resource: EntityRef,
+    context: dict[str, Any],
+    policies: PolicySetHandle,
+    entity_set: EntitiesHandle | list[dict[str, Any]],
+) -> RawResult:
+    request = {
+        "principal": {"type": principal.type, "id": principal.id},
+        "action": {"type": "Action", "id": action},
+        "resource": {"type": resource.type, "id": resource.id},
+        "context": json.dumps(context),
+    }
+    native_entities = json.dumps(entity_set) if isinstance(entity_set, list) else entity_set._inner
+    (answer,) = _native_batch([request], policies, native_entities, None, False)
+    result = json.loads(answer)
+    decision = result["decision"]  # Allow, Deny, or NoDecision when Cedar could not build the request
+    if decision not in ("Allow", "Deny", "NoDecision"):
+        raise RuntimeError(f"unexpected Cedar decision {decision!r}")
+    diagnostics = result.get("diagnostics", {})
+    reasons: list[str] = diagnostics.get("reason", [])
+    errors = tuple((_error_policy(msg), str(msg)) for msg in diagnostics.get("errors", []))
+    return RawResult(allowed=decision == "Allow", reasons=tuple(reasons), errors=errors)
 
 
 def _error_policy(message: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from remit.policy.engine import PolicyEngine
 from remit.policy.service import PolicyService
@@ -24,15 +25,35 @@ class PolicyRefresher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        #: the store's change counter as last read, and when (``time.monotonic``)
+        self._seen: tuple[int, float] | None = None
+
+    def observed_revision(self) -> int | None:
+        """The store's change counter as the poll last read it, if that was within two intervals; else None.
+
+        Caches elsewhere in the process key their entries on it: an entry stays good while the counter has not
+        moved, which any server's or the CLI's change makes it do. When polling has stalled (the store is down,
+        the refresher is not running), None tells them to fall back to their own time limit.
+        """
+        seen = self._seen
+        if seen is None or self._stop.is_set() or self._thread is None:
+            return None
+        revision, at = seen
+        return revision if time.monotonic() - at <= 2 * self._interval else None
 
     def refresh(self, *, force: bool = False) -> bool:
         """Rebuild if the store changed since the state was compiled; return whether it did."""
         with self._lock:
             current = self._engine.state
-            if not force and current is not None and self._service.revision() == current.revision:
-                return False
+            polled_at = time.monotonic()
+            if not force and current is not None:
+                revision = self._service.revision()
+                self._seen = (revision, polled_at)
+                if revision == current.revision:
+                    return False
             inputs = self._service.load()
             self._engine.swap(compile_state(inputs))
+            self._seen = (inputs.revision, polled_at)
             log.info("policy state compiled: version %s, revision %s", inputs.version, inputs.revision)
             return True
 
