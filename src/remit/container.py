@@ -8,6 +8,11 @@ from datetime import timedelta
 from sqlalchemy import Engine
 
 from remit.admin.service import AdminTokenService
+from remit.audit.decisions import DecisionRecorder
+from remit.audit.log import AuditLog
+from remit.audit.record import Masker
+from remit.audit.service import AuditService, ChainAppender
+from remit.audit.signing import SigningKey
 from remit.clock import Clock, SystemClock
 from remit.policy.authorizer import Authorizer
 from remit.policy.engine import PolicyEngine
@@ -17,6 +22,7 @@ from remit.policy.sinks import log_would_deny
 from remit.registry.service import RegistryService
 from remit.settings import Settings
 from remit.store import migrate
+from remit.store.audit import AuditStore
 from remit.store.db import make_engine
 from remit.store.repository import SqlStore
 
@@ -34,6 +40,9 @@ class Remit:
     policies: PolicyService
     pdp: PolicyEngine
     refresher: PolicyRefresher
+    audit: AuditService
+    audit_log: AuditLog
+    decision_recorder: DecisionRecorder
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock | None = None, migrate_schema: bool = True) -> Remit:
@@ -51,6 +60,23 @@ class Remit:
         policies = PolicyService(store, clock)
         pdp = PolicyEngine(sink=log_would_deny)
         refresher = PolicyRefresher(policies, pdp, interval=settings.policy_refresh_seconds)
+        audit_store = AuditStore(engine)
+        a = settings.audit
+        key = (
+            SigningKey.from_pem(a.signing_key_file.read_bytes(), source=str(a.signing_key_file))
+            if a.signing_key_file is not None
+            else SigningKey.load_or_create(settings.home / "keys")
+        )
+        audit_log = AuditLog(
+            ChainAppender(audit_store, key, clock, checkpoint_every=a.checkpoint_every),
+            masker=Masker.from_paths(a.mask_paths),
+            mode=a.mode,
+            batch_seconds=a.batch_ms / 1000,
+            max_batch=a.max_batch,
+            max_pending=a.max_pending,
+            spool=a.spool_file or settings.home / "audit.spool",
+            checkpoint_seconds=a.checkpoint_seconds,
+        )
         return cls(
             settings=settings,
             clock=clock,
@@ -63,14 +89,20 @@ class Remit:
             policies=policies,
             pdp=pdp,
             refresher=refresher,
+            audit=AuditService(audit_store, key),
+            audit_log=audit_log,
+            decision_recorder=DecisionRecorder(audit_log, clock, context_max_bytes=a.context_max_bytes),
         )
 
     def authorizer(self) -> Authorizer:
-        """The in-process API over this container's engine (state compiled on first use)."""
+        """The in-process API over this container's engine (state compiled on first use); its decisions are
+        recorded in the audit log, which this starts if it is not running."""
         if self.pdp.state is None:
             self.refresher.refresh()
-        return Authorizer(self.pdp, self.refresher)
+        self.audit_log.start()
+        return Authorizer(self.pdp, self.refresher, recorder=self.decision_recorder)
 
     def close(self) -> None:
         self.refresher.stop()
+        self.audit_log.stop()
         self.engine.dispose()

@@ -38,6 +38,39 @@ class ApiSettings(BaseModel):
     """The ``limit`` of a listing that names none."""
 
 
+class AuditSettings(BaseModel):
+    """The audit log (section ``audit``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    mode: Literal["sync", "async"] = "sync"
+    """``sync``: a decision is released only once its record is committed. ``async``: once it is in the local
+    spool file (survives a crash of the process, replayed on start); the database commit follows."""
+    batch_ms: float = Field(default=2.0, ge=0, le=1000)
+    """Group commit: how long the writer waits for more records before committing a batch."""
+    max_batch: int = Field(default=2000, ge=1, le=100_000)
+    """The most records committed in one transaction."""
+    max_pending: int = Field(default=50_000, ge=1, le=10_000_000)
+    """Records waiting to be written; beyond this, requests are refused (503) rather than records dropped."""
+    checkpoint_every: int = Field(default=1000, ge=1, le=10_000_000)
+    """Sign the chain's end (a checkpoint) every this many records."""
+    checkpoint_seconds: float = Field(default=60.0, gt=0, le=86_400)
+    """... and at least this often while records arrive."""
+    mask_paths: tuple[str, ...] = ()
+    """Dotted JSON paths whose values are replaced by ``***`` before writing, from the record's root, ``*`` for
+    any member: ``context.arguments.card_number``, ``properties.subject.*``. Members named like secrets
+    (password, token, api_key, ...) and values shaped like credentials are always masked."""
+    context_max_bytes: int = Field(default=8192, ge=256, le=1_048_576)
+    """A context (or properties object) larger than this is recorded as a summary of its members."""
+    retention_days: int | None = Field(default=None, ge=1, le=36_500)
+    """Delete records older than this, down to a signed checkpoint (``remit audit prune``); None keeps all."""
+    signing_key_file: Path | None = None
+    """PEM Ed25519 private key that signs checkpoints. Default ``<home>/keys/audit-signing.pem``, created on
+    first use with mode 0600. Give every server of one PostgreSQL store the same key, or verify with all."""
+    spool_file: Path | None = None
+    """The async mode's spool. Default ``<home>/audit.spool``."""
+
+
 class Settings(BaseSettings):
     """Root settings. Environment: ``REMIT_<FIELD>``, nested ``REMIT_API__MAX_BODY_BYTES``."""
 
@@ -71,6 +104,7 @@ class Settings(BaseSettings):
     policy_refresh_seconds: float = Field(default=0.25, gt=0, le=60)
     """How often a server checks the store for policy and registry changes (they apply within this time)."""
     api: ApiSettings = ApiSettings()
+    audit: AuditSettings = AuditSettings()
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

@@ -83,6 +83,7 @@ TARGETS: dict[Act, list[Target]] = {
     Act.POLICY_WRITE: [None],
     Act.POLICY_MODE: [None],
     Act.DECISION_EVALUATE: [None],
+    Act.AUDIT_READ: [None],
     Act.ADMIN_TOKEN_CREATE: [None],
     Act.ADMIN_TOKEN_READ: [None],
     Act.ADMIN_TOKEN_REVOKE: [None],
@@ -98,6 +99,7 @@ AUDITOR_ALLOWED = {
     Act.POLICY_READ,
     Act.ADMIN_TOKEN_READ,
     Act.DECISION_EVALUATE,
+    Act.AUDIT_READ,
 }
 
 #: the owner alice: (act, target) -> outcome; written out by hand, one row per case
@@ -145,6 +147,7 @@ OWNER_TABLE: dict[tuple[Act, Target], Outcome] = {
     (Act.POLICY_WRITE, None): "forbidden",
     (Act.POLICY_MODE, None): "forbidden",
     (Act.DECISION_EVALUATE, None): "forbidden",
+    (Act.AUDIT_READ, None): "allow",  # the service scopes the query to the owner's own agents
     (Act.ADMIN_TOKEN_CREATE, None): "forbidden",
     (Act.ADMIN_TOKEN_READ, None): "forbidden",
     (Act.ADMIN_TOKEN_REVOKE, None): "forbidden",

@@ -58,6 +58,7 @@ class Act(StrEnum):
     POLICY_WRITE = "policy.write"
     POLICY_MODE = "policy.mode"  #: enforce or log-only: its own permission, because it switches enforcement off
     DECISION_EVALUATE = "decision.evaluate"
+    AUDIT_READ = "audit.read"  #: owners: the records of their own agents only (the service scopes the query)
     ADMIN_TOKEN_CREATE = "admin_token.create"  # noqa: S105 - an action name
     ADMIN_TOKEN_READ = "admin_token.read"  # noqa: S105
     ADMIN_TOKEN_REVOKE = "admin_token.revoke"  # noqa: S105
@@ -109,6 +110,10 @@ def _always(p: AdminPrincipal, t: Target) -> bool:
     return True
 
 
+def _has_user(p: AdminPrincipal, t: Target) -> bool:
+    return p.user_id is not None
+
+
 #: what an owner may do, and on what; anything absent is refused
 _OWNER_RULES: dict[Act, _Rule] = {
     Act.AGENT_CREATE: _own_agent,
@@ -120,6 +125,7 @@ _OWNER_RULES: dict[Act, _Rule] = {
     Act.USER_READ: _self,
     Act.ROLE_READ: _always,
     Act.RESOURCE_READ: _always,
+    Act.AUDIT_READ: _has_user,
 }
 
 #: the read that must pass before a refusal may say "forbidden" rather than "not found"

@@ -27,10 +27,12 @@ def create_app(settings: Settings, *, remit: Remit | None = None) -> FastAPI:
         # Compile the policy state before the first request, then follow changes made by any server or the CLI.
         wired.refresher.refresh(force=True)
         wired.refresher.start()
+        wired.audit_log.start()  # replays the async spool, if any, before the first request
         try:
             yield
         finally:
             wired.refresher.stop()
+            wired.audit_log.stop()
             if owned:
                 wired.close()
 

@@ -9,18 +9,42 @@ from __future__ import annotations
 
 from typing import Any
 
+from typing import TYPE_CHECKING
+
+from remit.audit.log import AuditUnavailable
 from remit.policy.compile import cedar_type
 from remit.policy.engine import PolicyEngine
 from remit.policy.model import AuthzRequest, Decision, EntityRef
 from remit.policy.refresh import PolicyRefresher
 
+if TYPE_CHECKING:  # remit.audit.decisions imports the policy model: a runtime import here would be a cycle
+    from remit.audit.decisions import DecisionRecorder
+
 Ref = EntityRef | tuple[str, str]
 
 
+#: how long ``check`` waits for its decision's audit record to commit before refusing
+AUDIT_WAIT_SECONDS = 10.0
+
+
 class Authorizer:
-    def __init__(self, engine: PolicyEngine, refresher: PolicyRefresher | None = None) -> None:
+    """Decisions for embedding. With an audit log, every decision is recorded and released only once its record
+    is durable (``sync`` mode): ``check`` raises ``AuditUnavailable`` instead of answering when it cannot be."""
+
+    def __init__(
+        self,
+        engine: PolicyEngine,
+        refresher: PolicyRefresher | None = None,
+        *,
+        recorder: DecisionRecorder | None = None,
+        source: str = "sdk",
+        actor: str | None = None,
+    ) -> None:
         self.engine = engine
         self.refresher = refresher
+        self._recorder = recorder
+        self._source = source
+        self._actor = actor
 
     def check(
         self,
@@ -33,7 +57,7 @@ class Authorizer:
         resource_properties: dict[str, Any] | None = None,
     ) -> Decision:
         """Decide one request. ``("agent", "bot")`` and ``EntityRef("Agent", "bot")`` name the same entity."""
-        return self.engine.evaluate(
+        return self.evaluate(
             AuthzRequest(
                 principal=_ref(principal),
                 action=action,
@@ -45,7 +69,18 @@ class Authorizer:
         )
 
     def evaluate(self, request: AuthzRequest) -> Decision:
-        return self.engine.evaluate(request)
+        decision = self.engine.evaluate(request)
+        if self._recorder is not None:
+            receipt = self._recorder.record(
+                request, decision, source=self._source, actor=self._actor, state=self.engine.state
+            )
+            try:
+                receipt.result(AUDIT_WAIT_SECONDS)
+            except AuditUnavailable:
+                raise
+            except Exception as exc:  # a timeout: not known durable, so not released
+                raise AuditUnavailable("the audit log did not confirm the decision in time; refused") from exc
+        return decision
 
     def refresh(self) -> bool:
         """Pick up changes now (a running refresher does this on its own)."""

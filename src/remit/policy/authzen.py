@@ -22,6 +22,8 @@ from enum import StrEnum
 from typing import Any
 
 from remit.admin.access import Act, AdminPrincipal, authorize
+from remit.audit.decisions import DecisionRecorder
+from remit.audit.log import Receipt
 from remit.errors import BadRequest
 from remit.ids import new_id
 from remit.policy.compile import AGENT, cedar_type
@@ -222,10 +224,34 @@ def refused(message: str, field: str) -> Json:
 
 
 class AuthZen:
-    """The AuthZEN operations on one engine. Callers need ``decision.evaluate`` (admin, auditor, pep)."""
+    """The AuthZEN operations on one engine. Callers need ``decision.evaluate`` (admin, auditor, pep).
 
-    def __init__(self, engine: PolicyEngine) -> None:
+    With a ``recorder``, every decision is put in the audit log and its receipt appended to ``receipts``: the
+    caller releases the answer only once they have resolved.
+    """
+
+    def __init__(
+        self,
+        engine: PolicyEngine,
+        recorder: DecisionRecorder | None = None,
+        receipts: list[Receipt] | None = None,
+        *,
+        actor: str | None = None,
+    ) -> None:
         self.engine = engine
+        self.recorder = recorder
+        self.receipts = receipts if receipts is not None else []
+        self.actor = actor
+
+    def _decide(self, request: AuthzRequest) -> Decision:
+        decision = self.engine.evaluate(request)
+        if self.recorder is not None:
+            receipt = self.recorder.record(
+                request, decision, source="authzen", actor=self.actor, state=self.engine.state
+            )
+            if not self.receipts or self.receipts[-1] is not receipt:
+                self.receipts.append(receipt)
+        return decision
 
     def evaluation(self, p: AdminPrincipal, body: Any) -> Json:
         """Access Evaluation API: one decision."""
@@ -262,7 +288,7 @@ class AuthZen:
             except InvalidAuthZenRequest as exc:
                 answer = refused(f"evaluations[{i}]: {exc.message}", f"evaluations[{i}].{exc.field}")
             else:
-                answer = decision_body(self.engine.evaluate(request))
+                answer = decision_body(self._decide(request))
             out.append(answer)
             if semantic is Semantic.DENY_ON_FIRST_DENY and not answer["decision"]:
                 break
@@ -271,7 +297,7 @@ class AuthZen:
         return {"evaluations": out}
 
     def _evaluate_single(self, obj: Json) -> Json:
-        return decision_body(self.engine.evaluate(self.request(obj)))
+        return decision_body(self._decide(self.request(obj)))
 
     def request(self, obj: Json) -> AuthzRequest:
         """The engine's request for one evaluation body."""

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from remit.admin.access import AdminRole
 from remit.admin.tokens import AdminToken
 from remit.audit.events import ChangeEvent
+from remit.audit.record import change_record
 from remit.errors import Conflict, RemitError, StoreError, ValidationError
 from remit.paging import Page, PageRequest
 from remit.registry.models import (
@@ -31,6 +32,7 @@ from remit.registry.models import (
     UserStatus,
 )
 from remit.registry.ports import AgentFilter, EventFilter, ResourceFilter, RoleFilter, UserFilter
+from remit.store.audit import append_in
 from remit.store.db import READONLY
 from remit.store.policies import PolicyQueries
 from remit.store.tables import (
@@ -305,7 +307,9 @@ class SqlTx(PolicyQueries):
     # -- events -------------------------------------------------------------------------------------------
 
     def add_event(self, event: ChangeEvent) -> None:
+        """Record a change: in the change feed and, in the same transaction, in the audit chain."""
         self.bump()
+        append_in(self.s, [change_record(event)])
         self.s.add(
             EventRow(
                 id=event.id,

@@ -174,3 +174,55 @@ class ControlRow(Base):
     active_entities_version: Mapped[int | None] = mapped_column(Integer)
     mode: Mapped[str] = mapped_column(String(16))
     updated_at: Mapped[datetime]
+
+
+class AuditRow(Base):
+    """One record of the hash-chained audit log. ``text`` is the canonical JSON that ``hash`` covers; the other
+    columns are copies of its members, for filtering, and verification checks that they agree with it."""
+
+    __tablename__ = "audit_events"
+
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
+    id: Mapped[str] = mapped_column(String(64), unique=True)
+    at: Mapped[str] = mapped_column(String(32), index=True)  #: ``2026-11-28T18:00:00.000000Z``: sorts as text
+    kind: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(16))
+    agent: Mapped[str | None] = mapped_column(String(200), index=True)
+    owner: Mapped[str | None] = mapped_column(String(200), index=True)
+    resource: Mapped[str | None] = mapped_column(String(1100), index=True)  #: ``Type::id``
+    allowed: Mapped[bool | None]
+    text: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpointRow(Base):
+    """A signature over the chain's hash at ``seq``."""
+
+    __tablename__ = "audit_checkpoints"
+
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
+    at: Mapped[str] = mapped_column(String(32))
+    hash: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str] = mapped_column(String(32))
+    signature: Mapped[str] = mapped_column(String(200))
+
+
+class AuditHeadRow(Base):
+    """One row: the chain's last record and last checkpoint, and where it starts after retention pruned it.
+    Every appender locks it, so the chain has one order across threads, processes and servers."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+    checkpoint_seq: Mapped[int] = mapped_column(BigInteger)
+    checkpoint_at: Mapped[str] = mapped_column(String(32))
+    first_seq: Mapped[int] = mapped_column(BigInteger)  #: the oldest record kept
+    first_prev_hash: Mapped[str] = mapped_column(String(64))  #: its predecessor's hash (genesis until pruned)

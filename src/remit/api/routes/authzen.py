@@ -10,6 +10,7 @@ than a 422. PEPs authenticate with an admin bearer token of role ``pep`` (or ``a
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -24,6 +25,7 @@ from remit.admin.access import Act, AdminPrincipal, authorize
 from remit.api.deps import authenticate
 from remit.api.schemas import authzen as wire
 from remit.api.schemas.common import ErrorBody
+from remit.audit.log import Receipt
 from remit.container import Remit
 from remit.policy.authzen import AuthZen, InvalidAuthZenRequest, parse_json
 from remit.policy.search import Search
@@ -93,21 +95,30 @@ async def _json_body(request: Request) -> Any:
 Operation = Callable[[AdminPrincipal, Any], dict[str, Any]]
 
 
-async def _answer(request: Request, operation: Callable[[Remit], Operation], *, inline: bool = False) -> JSONResponse:
+Factory = Callable[[Remit, AdminPrincipal, list[Receipt]], Operation]
+
+
+async def _answer(request: Request, operation: Factory, *, inline: bool = False) -> JSONResponse:
     remit, p = await _evaluator(request)
-    run = operation(remit)
+    receipts: list[Receipt] = []
+    run = operation(remit, p, receipts)
     body = await _json_body(request)
     if inline:  # one evaluation is tens of microseconds: cheaper than a hop to the thread pool
-        return JSONResponse(run(p, body))
-    # batches and searches evaluate many times: off the event loop
-    return JSONResponse(await run_in_threadpool(run, p, body))
+        answer = run(p, body)
+    else:  # batches and searches evaluate many times: off the event loop
+        answer = await run_in_threadpool(run, p, body)
+    # Released only once every decision in it is durably in the audit log (sync mode; see remit.audit.log).
+    for receipt in receipts:
+        await asyncio.wrap_future(receipt)
+    return JSONResponse(answer)
 
 
-def _authzen(remit: Remit) -> AuthZen:
-    return AuthZen(remit.pdp)
+def _authzen(remit: Remit, p: AdminPrincipal, receipts: list[Receipt]) -> AuthZen:
+    recorder = remit.decision_recorder
+    return AuthZen(remit.pdp, recorder, receipts, actor=p.actor)
 
 
-def _search(remit: Remit) -> Search:
+def _search(remit: Remit, _p: AdminPrincipal, _receipts: list[Receipt]) -> Search:
     return Search(remit.pdp, max_page_size=remit.settings.api.max_page_size)
 
 
@@ -120,7 +131,7 @@ def _search(remit: Remit) -> Search:
 async def evaluation(request: Request) -> JSONResponse:
     """Access Evaluation: may this subject do this action on this resource? A deny is `200 {"decision": false}`
     with `context.reason` (which policy, and whether a just-in-time access request could help)."""
-    return await _answer(request, lambda r: _authzen(r).evaluation, inline=True)
+    return await _answer(request, lambda r, p, rs: _authzen(r, p, rs).evaluation, inline=True)
 
 
 @router.post(
@@ -139,7 +150,7 @@ async def evaluations(request: Request) -> JSONResponse:
     """Access Evaluations (boxcarring): top-level members are defaults; `options.evaluations_semantic` is
     `execute_all` (default), `deny_on_first_deny` or `permit_on_first_permit`. An item missing a member is
     answered with its own deny; the others are still evaluated."""
-    return await _answer(request, lambda r: _authzen(r).evaluations)
+    return await _answer(request, lambda r, p, rs: _authzen(r, p, rs).evaluations)
 
 
 @router.post(
@@ -150,7 +161,7 @@ async def evaluations(request: Request) -> JSONResponse:
 )
 async def search_subject(request: Request) -> JSONResponse:
     """Subject Search: which stored subjects of `subject.type` may do `action` on `resource`."""
-    return await _answer(request, lambda r: _search(r).subjects)
+    return await _answer(request, lambda r, p, rs: _search(r, p, rs).subjects)
 
 
 @router.post(
@@ -161,7 +172,7 @@ async def search_subject(request: Request) -> JSONResponse:
 )
 async def search_resource(request: Request) -> JSONResponse:
     """Resource Search: which stored resources of `resource.type` `subject` may do `action` on."""
-    return await _answer(request, lambda r: _search(r).resources)
+    return await _answer(request, lambda r, p, rs: _search(r, p, rs).resources)
 
 
 @router.post(
@@ -172,7 +183,7 @@ async def search_resource(request: Request) -> JSONResponse:
 )
 async def search_action(request: Request) -> JSONResponse:
     """Action Search: which actions `subject` may do on `resource`."""
-    return await _answer(request, lambda r: _search(r).actions)
+    return await _answer(request, lambda r, p, rs: _search(r, p, rs).actions)
 
 
 @router.get(METADATA, response_model=wire.PdpMetadata)

@@ -1,0 +1,274 @@
+"""The audit log's front: records in from the hot path, group-committed by one writer thread.
+
+``record(body)`` masks the record and queues it; a writer thread takes everything queued, waits at most
+``batch_seconds`` for more (up to ``max_batch``), and appends the batch to the chain in one transaction. Every
+record queued for one batch shares one ``Receipt`` (a ``concurrent.futures.Future``) that resolves when that
+transaction has committed, or fails if it could not.
+
+* **sync** (default): a caller releases a decision only once its receipt resolves, so an answer that reached a
+  caller is durably in the log. The HTTP edge awaits the receipt without blocking the event loop.
+* **async**: ``record`` appends the record to a local spool file (``write`` to an ``O_APPEND`` file, which the
+  kernel keeps across a crash of the process) before returning; the receipt is already resolved. The writer
+  commits from memory as usual; the spool is emptied once everything in it is committed, and replayed into the
+  chain on start (records already there, by id, are skipped). A machine crash can lose what the OS had not
+  written out; a process crash (``kill -9``) loses nothing.
+
+Back-pressure: at most ``max_pending`` records wait; beyond that ``record`` raises ``AuditUnavailable`` (the
+caller refuses the request: fail closed) and the refusal is counted. Nothing is ever dropped silently.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from remit.audit.record import Masker
+from remit.errors import RemitError
+
+log = logging.getLogger(__name__)
+
+Receipt = Future[None]
+Json = dict[str, Any]
+
+
+class AuditUnavailable(RemitError):
+    """The audit log cannot take or keep this record: the request it belongs to is refused (fail closed)."""
+
+    status = 503
+    code = "audit_unavailable"
+
+    def __init__(self, message: str = "the audit log is unavailable; the request was refused, retry later") -> None:
+        super().__init__(message)
+
+
+class AuditAppender(Protocol):
+    def append(self, bodies: Sequence[Json]) -> Any: ...
+
+    def replay(self, bodies: Sequence[Json]) -> int: ...
+
+    def checkpoint(self) -> Any: ...
+
+
+@dataclass(slots=True)
+class AuditStats:
+    """Counters the metrics endpoint reads (updated by the writer and by ``record``)."""
+
+    recorded: int = 0
+    committed: int = 0
+    batches: int = 0
+    refused: int = 0
+    failures: int = 0
+    commit_seconds: list[float] = field(default_factory=list)  #: drained by the metrics collector
+
+    def drain_commit_seconds(self) -> list[float]:
+        out, self.commit_seconds = self.commit_seconds, []
+        return out
+
+
+def _done() -> Receipt:
+    f: Receipt = Future()
+    f.set_result(None)
+    return f
+
+
+#: the receipt of an async-mode record: already durable in the spool
+_DONE = _done()
+
+
+class AuditLog:
+    def __init__(
+        self,
+        appender: AuditAppender,
+        *,
+        masker: Masker | None = None,
+        mode: Literal["sync", "async"] = "sync",
+        batch_seconds: float = 0.002,
+        max_batch: int = 2000,
+        max_pending: int = 50_000,
+        spool: Path | None = None,
+        checkpoint_seconds: float = 60.0,
+        on_commit: Callable[[int, float], None] | None = None,
+    ) -> None:
+        if mode == "async" and spool is None:
+            raise ValueError("async audit mode needs a spool file")
+        self._appender = appender
+        self.masker = masker or Masker()
+        self.mode = mode
+        self._batch_seconds = batch_seconds
+        self._max_batch = max_batch
+        self._max_pending = max_pending
+        self._checkpoint_seconds = checkpoint_seconds
+        self._on_commit = on_commit
+        self.stats = AuditStats()
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._pending: list[Json] = []
+        self._receipt: Receipt = Future()
+        self._inflight = 0  #: records taken by the writer, not yet committed
+        self._stop = False
+        self._thread: threading.Thread | None = None
+        self._spool_path = spool
+        self._spool_fd: int | None = None
+        self._spooled = 0  #: records in the spool file not yet known committed
+
+    # -- the hot path ---------------------------------------------------------------------------------------
+
+    def record(self, body: Json) -> Receipt:
+        """Mask and queue one record (see the module). Raises ``AuditUnavailable`` when full or stopped."""
+        masked = self.masker.mask(body)
+        with self._lock:
+            if self._stop or self._thread is None:
+                self.stats.refused += 1
+                raise AuditUnavailable("the audit log is not running; the request was refused")
+            if len(self._pending) + self._inflight >= self._max_pending:
+                self.stats.refused += 1
+                raise AuditUnavailable("the audit log is behind; the request was refused, retry later")
+            if self._spool_fd is not None:
+                self._spool_write(masked)
+            self._pending.append(masked)
+            self.stats.recorded += 1
+            receipt = self._receipt
+            if len(self._pending) == 1 or len(self._pending) >= self._max_batch:
+                self._wake.notify()
+        return _DONE if self.mode == "async" else receipt
+
+    def depth(self) -> int:
+        """Records queued or being written."""
+        return len(self._pending) + self._inflight
+
+    # -- lifecycle ------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Replay the spool (async mode), then start the writer."""
+        if self._thread is not None:
+            return
+        if self._spool_path is not None:
+            self._replay_spool()
+            if self.mode == "async":
+                self._spool_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                self._spool_fd = os.open(self._spool_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name="remit-audit-writer", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Commit what is queued, write a checkpoint, stop the writer."""
+        with self._lock:
+            self._stop = True
+            self._wake.notify()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(timeout)
+        try:
+            self._appender.checkpoint()
+        except Exception:
+            log.warning("could not write the closing audit checkpoint")
+        if self._spool_fd is not None:
+            os.close(self._spool_fd)
+            self._spool_fd = None
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Wait until everything recorded so far is committed (tests, shutdown, the CLI)."""
+        with self._lock:
+            receipt = self._receipt if self._pending else None
+        if receipt is not None:
+            receipt.result(timeout)
+        deadline = time.monotonic() + timeout
+        while self._inflight and time.monotonic() < deadline:
+            time.sleep(0.001)
+
+    # -- the writer -----------------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        last_checkpoint = time.monotonic()
+        while True:
+            with self._lock:
+                while not self._pending and not self._stop:
+                    self._wake.wait(timeout=min(1.0, self._checkpoint_seconds))
+                    if time.monotonic() - last_checkpoint >= self._checkpoint_seconds:
+                        break
+                if not self._pending and self._stop:
+                    return
+                if self._pending and len(self._pending) < self._max_batch and not self._stop:
+                    # group commit: give concurrent callers a moment to join this batch
+                    self._wake.wait(timeout=self._batch_seconds)
+                batch, self._pending = self._pending, []
+                receipt, self._receipt = self._receipt, Future()
+                self._inflight = len(batch)
+            if batch:
+                self._commit(batch, receipt)
+            if time.monotonic() - last_checkpoint >= self._checkpoint_seconds:
+                last_checkpoint = time.monotonic()
+                try:
+                    self._appender.checkpoint()
+                except Exception:
+                    log.warning("could not write an audit checkpoint; will retry")
+
+    def _commit(self, batch: list[Json], receipt: Receipt) -> None:
+        started = time.perf_counter()
+        try:
+            self._appender.append(batch)
+        except Exception as exc:
+            self.stats.failures += 1
+            log.error("audit batch of %d records failed to commit: %s", len(batch), type(exc).__name__)
+            if self.mode == "async":
+                # already acknowledged from the spool: keep them, retry with the next batch
+                with self._lock:
+                    self._pending[0:0] = batch
+                    self._inflight = 0
+                time.sleep(0.1)
+                receipt.set_result(None)
+                return
+            with self._lock:
+                self._inflight = 0
+            receipt.set_exception(AuditUnavailable("the audit log could not be written; the request was refused"))
+            return
+        elapsed = time.perf_counter() - started
+        with self._lock:
+            self._inflight = 0
+            self.stats.committed += len(batch)
+            self.stats.batches += 1
+            if len(self.stats.commit_seconds) < 10_000:
+                self.stats.commit_seconds.append(elapsed)
+            if self._spool_fd is not None and not self._pending:
+                os.ftruncate(self._spool_fd, 0)  # everything spooled is committed
+        if self._on_commit is not None:
+            self._on_commit(len(batch), elapsed)
+        receipt.set_result(None)
+
+    # -- the spool ------------------------------------------------------------------------------------------
+
+    def _spool_write(self, body: Json) -> None:
+        assert self._spool_fd is not None
+        line = (json.dumps(body, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+        written = os.write(self._spool_fd, line)
+        if written != len(line):  # pragma: no cover - a full disk
+            raise AuditUnavailable("the audit spool could not be written; the request was refused")
+
+    def _replay_spool(self) -> None:
+        path = self._spool_path
+        if path is None or not path.exists():
+            return
+        bodies: list[Json] = []
+        for number, raw in enumerate(path.read_bytes().split(b"\n"), start=1):
+            if not raw.strip():
+                continue
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                log.warning("audit spool line %d is incomplete (a crash while writing it); skipped", number)
+                continue
+            if isinstance(body, dict) and "id" in body:
+                bodies.append(body)
+        if bodies:
+            replayed = self._appender.replay(bodies)
+            log.info("audit spool replayed: %s of %d records were not yet in the log", replayed, len(bodies))
+        path.unlink()

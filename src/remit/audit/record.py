@@ -1,0 +1,195 @@
+"""Audit records: one versioned shape for every decision, token operation, grant and admin change.
+
+Schema ``remit.audit/v1``. A record is a JSON object; ``canonical`` gives the exact bytes that are hashed into the
+chain and stored, so that verification re-hashes what is on disk. Pure: no I/O.
+
+Members (absent when they do not apply):
+
+* ``schema``, ``seq`` (position in the chain, set when written), ``id`` (for a decision, its ``decision_id``),
+  ``at`` (ISO 8601, UTC), ``kind`` (``decision``, ``change``, ``token``, ``grant``), ``action``, ``source``
+  (``authzen``, ``sdk``, ``gateway``, ``token``, ``admin``, ``cli``);
+* ``actor``: who asked (``token:<id>`` of the PEP or admin, ``local:<user>``);
+* ``principal``: ``{type, id, owner, on_behalf_of}``; ``resource``: ``{type, id}``;
+* ``decision``: ``{allowed, effect, policies, errors, deny_code, policy_version, mode}``; ``latency_us``;
+* ``context``: the request context, masked; ``outcome``: ``{status}`` of a gateway's upstream call;
+* ``target``, ``before``, ``after``, ``reason``: an admin change;
+* ``masked``: the JSON paths whose values were replaced by ``"***"`` before writing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+AUDIT_SCHEMA = "remit.audit/v1"
+MASK = "***"
+
+Json = dict[str, Any]
+
+
+class Kind(StrEnum):
+    DECISION = "decision"
+    CHANGE = "change"
+    TOKEN = "token"  # noqa: S105 - a record kind
+    GRANT = "grant"
+
+
+def canonical(record: Json) -> str:
+    """The record's canonical JSON: sorted keys, no spaces, UTF-8 kept. What is stored and hashed."""
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def timestamp(at: datetime) -> str:
+    """UTC, microseconds, ``Z``: sorts as text."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_timestamp(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+# -- masking ---------------------------------------------------------------------------------------------------
+
+#: member names whose values are secrets wherever they appear
+SECRET_KEYS = re.compile(
+    r"(?i)^(.*[_-])?(password|passwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|"
+    r"authorization|auth|cookie|session|credential|credentials|client[_-]?secret|bearer|jwt|signature)$"
+)
+#: values that look like credentials whatever their member name
+SECRET_VALUES = re.compile(
+    r"(?i)("
+    r"^bearer\s+\S+"  # an Authorization header value
+    r"|^remit_[a-z]+_[A-Za-z0-9_-]{16,}"  # Remit's own secrets
+    r"|^eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"  # a JWT
+    r"|^(AKIA|ASIA)[A-Z0-9]{16}$"  # an AWS access key id
+    r"|^(sk|pk|rk)[-_](live|test|proj)?[-_]?[A-Za-z0-9]{16,}"  # Stripe/OpenAI-style keys
+    r"|^gh[pousr]_[A-Za-z0-9]{30,}"  # GitHub tokens
+    r"|^xox[abposr]-[A-Za-z0-9-]{10,}"  # Slack tokens
+    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----"
+    r")"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Masker:
+    """Replaces secrets in a JSON value with ``"***"``: members named like secrets, values shaped like
+    credentials, and the configured paths (dotted, from the record's root, ``*`` for any member or item:
+    ``context.arguments.card_number``, ``context.headers.*``)."""
+
+    paths: tuple[tuple[str, ...], ...] = ()
+
+    @classmethod
+    def from_paths(cls, paths: Iterable[str]) -> Masker:
+        return cls(tuple(tuple(p.split(".")) for p in paths if p))
+
+    def mask(
+        self, record: Json, members: Sequence[str] = ("context", "properties", "arguments", "before", "after")
+    ) -> Json:
+        """``record`` with its ``members`` masked and ``masked`` listing what was replaced (a new dict if any)."""
+        found: list[str] = []
+        out = dict(record)
+        for name in members:
+            if name in out and out[name] is not None:
+                out[name] = self._walk(out[name], (name,), found)
+        if found:
+            out["masked"] = sorted(set(found))
+        return out
+
+    def _walk(self, value: Any, path: tuple[str, ...], found: list[str]) -> Any:
+        if self._configured(path):
+            found.append(".".join(path))
+            return MASK
+        if isinstance(value, dict):
+            changed: dict[str, Any] = {}
+            for key, item in value.items():
+                child = (*path, str(key))
+                if isinstance(key, str) and SECRET_KEYS.match(key) and item is not None and item != "":
+                    found.append(".".join(child))
+                    changed[key] = MASK
+                else:
+                    changed[key] = self._walk(item, child, found)
+            return changed
+        if isinstance(value, list):
+            return [self._walk(item, (*path, str(i)), found) for i, item in enumerate(value)]
+        if isinstance(value, str) and SECRET_VALUES.search(value):
+            found.append(".".join(path))
+            return MASK
+        return value
+
+    def _configured(self, path: tuple[str, ...]) -> bool:
+        for pattern in self.paths:
+            if len(pattern) == len(path) and all(p in ("*", s) for p, s in zip(pattern, path, strict=True)):
+                return True
+        return False
+
+
+# -- building records ------------------------------------------------------------------------------------------
+
+
+def index_columns(body: Json) -> Json:
+    """The columns stored beside a record's text, derived from it (and checked against it by verification)."""
+    principal = body.get("principal") or {}
+    resource = body.get("resource") or {}
+    decision = body.get("decision") or {}
+    target = body.get("target") or {}
+    agent = principal.get("id")
+    if agent is None and target.get("type") == "agent":
+        agent = target.get("id")
+    if resource:
+        resource_key: str | None = f"{resource.get('type')}::{resource.get('id')}"
+    elif target:
+        resource_key = f"{target.get('type')}::{target.get('id')}"
+    else:
+        resource_key = None
+    return {
+        "id": body["id"],
+        "at": body["at"],
+        "kind": body["kind"],
+        "action": body["action"],
+        "source": body.get("source", ""),
+        "agent": agent,
+        "owner": principal.get("owner") or body.get("owner"),
+        "resource": resource_key,
+        "allowed": decision.get("allowed") if decision else None,
+    }
+
+
+def with_seq(body: Json, seq: int) -> Json:
+    return {**body, "seq": seq}
+
+
+def summarise(value: Any, max_bytes: int) -> Any:
+    """``value`` if its JSON is at most ``max_bytes``; else a summary naming its members (never silently cut)."""
+    if value is None:
+        return None
+    size = len(json.dumps(value, separators=(",", ":"), default=str))
+    if size <= max_bytes:
+        return value
+    keys = sorted(value)[:50] if isinstance(value, dict) else None
+    return {"_truncated": True, "_bytes": size, "_keys": keys}
+
+
+def change_record(event: Any) -> Json:
+    """The audit record of an admin change (a ``remit.audit.events.ChangeEvent``), masked by default rules."""
+    body: Json = {
+        "schema": AUDIT_SCHEMA,
+        "id": event.id,
+        "at": timestamp(event.at),
+        "kind": Kind.CHANGE.value,
+        "action": event.action,
+        "source": "admin",
+        "actor": event.actor,
+        "target": {"type": event.target_type, "id": event.target_id},
+        "before": event.before,
+        "after": event.after,
+    }
+    if event.reason:
+        body["reason"] = event.reason
+    if event.extra:
+        body["extra"] = event.extra
+    return Masker().mask(body, ("before", "after", "extra"))

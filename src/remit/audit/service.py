@@ -1,0 +1,142 @@
+"""Audit use cases: the chain appender behind the log, reading the log (scoped by role), verifying the chain.
+
+The storage is ``remit.store.audit.AuditStore``; this module only sees it through ``AuditStorePort``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from remit.admin.access import Act, AdminPrincipal, AdminRole, authorize
+from remit.audit.chain import GENESIS, Checkpoint, Report, StoredRecord, verify
+from remit.audit.record import Json, index_columns, timestamp
+from remit.audit.signing import PublicKey, SigningKey
+from remit.clock import Clock
+from remit.errors import Forbidden
+from remit.paging import Page, PageRequest
+
+
+class AuditStorePort(Protocol):
+    def append(self, bodies: Sequence[Json], *, checkpoint: Any = None) -> list[tuple[int, str]]: ...
+
+    def checkpoint_now(self, signer: Any, at: str) -> int | None: ...
+
+    def has_ids(self, ids: Sequence[str]) -> set[str]: ...
+
+    def head(self) -> Any: ...
+
+    def query(self, where: Any, page: PageRequest) -> Page[tuple[int, str]]: ...
+
+    def records(self, start: int = 0, batch: int = 2000) -> Iterator[StoredRecord]: ...
+
+    def checkpoints(self) -> list[Checkpoint]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Policy:
+    signer: Any
+    every: int
+
+
+class ChainAppender:
+    """What ``AuditLog``'s writer calls: append a batch (with checkpoints every ``checkpoint_every`` records),
+    replay a spool idempotently, sign the chain's end."""
+
+    def __init__(self, store: AuditStorePort, key: SigningKey, clock: Clock, *, checkpoint_every: int = 1000) -> None:
+        self._store = store
+        self._key = key
+        self._clock = clock
+        self._policy = _Policy(self.sign, checkpoint_every)
+
+    def sign(self, payload: bytes) -> tuple[str, str]:
+        return self._key.key_id, self._key.sign(payload)
+
+    def append(self, bodies: Sequence[Json]) -> list[tuple[int, str]]:
+        return self._store.append(bodies, checkpoint=self._policy)
+
+    def replay(self, bodies: Sequence[Json]) -> int:
+        present = self._store.has_ids([str(b["id"]) for b in bodies])
+        missing = [b for b in bodies if b["id"] not in present]
+        if missing:
+            self._store.append(missing, checkpoint=self._policy)
+        return len(missing)
+
+    def checkpoint(self) -> int | None:
+        return self._store.checkpoint_now(self.sign, timestamp(self._clock.now()))
+
+
+class AuditService:
+    def __init__(self, store: AuditStorePort, key: SigningKey) -> None:
+        self._store = store
+        self._key = key
+
+    @property
+    def public_key(self) -> PublicKey:
+        return self._key.public
+
+    def query(self, p: AdminPrincipal, where: Any, page: PageRequest) -> Page[Json]:
+        """Records newest first. Owners see only the records of their own agents."""
+        authorize(p, Act.AUDIT_READ)
+        if p.role is AdminRole.OWNER:
+            if p.user_id is None:  # authorize refuses this already; never fall through to "everything"
+                raise Forbidden("an owner token without a user may not read the audit log")
+            where = _replace(where, owner=p.user_id)
+        found = self._store.query(where, page)
+        return Page(items=tuple(json.loads(text) for _, text in found.items), next_after=found.next_after)
+
+    def verify(self, p: AdminPrincipal | None, keys: Sequence[PublicKey] | None = None) -> Report:
+        """Verify the stored chain and its checkpoints. ``p`` None: the local operator (CLI on the home)."""
+        if p is not None:
+            authorize(p, Act.AUDIT_READ)
+        return verify_chain(self._store, keys if keys is not None else [self._key.public])
+
+
+def verify_chain(store: AuditStorePort, keys: Sequence[PublicKey]) -> Report:
+    head = store.head()
+    checker = _checker(keys)
+    checkpoints = store.checkpoints()
+    start_seq, start_hash = int(head.first_seq), str(head.first_prev_hash)
+    if start_seq > 1:
+        # pruned by retention: the chain must start right after a signed checkpoint carrying the start hash
+        anchor = next((c for c in checkpoints if c.seq == start_seq - 1), None)
+        if anchor is None or anchor.hash != start_hash:
+            report = Report(last_seq=start_seq - 1, last_hash=start_hash)
+            return report.fail(start_seq, f"the log starts at record {start_seq} without a checkpoint vouching for it")
+    report = verify(
+        store.records(start_seq), checkpoints, checker, index_columns, start_seq=start_seq, start_hash=start_hash
+    )
+    if report.ok and (report.last_seq != head.seq or report.last_hash != head.hash):
+        report.fail(
+            report.last_seq + 1 if report.last_seq < head.seq else head.seq,
+            f"the log ends at record {report.last_seq} but its head says {head.seq}: records were removed from the end"
+            if report.last_seq < head.seq
+            else f"the log holds records after its head ({head.seq}): records were appended around the writer",
+        )
+    if report.ok and report.last_seq > head.checkpoint_seq:
+        report.warnings.append(
+            f"records {head.checkpoint_seq + 1} to {report.last_seq} are after the last checkpoint: "
+            "covered by the chain only, not yet by a signature"
+        )
+    return report
+
+
+def _checker(keys: Sequence[PublicKey]) -> Any:
+    by_id = {k.key_id: k for k in keys}
+
+    def check(payload: bytes, signature: str, key_id: str) -> bool:
+        key = by_id.get(key_id)
+        return key is not None and key.verify(payload, signature, key_id)
+
+    return check if keys else None
+
+
+def _replace(where: Any, **changes: Any) -> Any:
+    from dataclasses import replace
+
+    return replace(where, **changes)
+
+
+__all__ = ["GENESIS", "AuditService", "ChainAppender", "verify_chain"]

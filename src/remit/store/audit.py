@@ -1,0 +1,252 @@
+"""The audit log's storage: appending to the chain under the head row's lock, checkpoints, queries, reading the
+chain back for verification and export, retention.
+
+Appends from every thread, process and server go through ``append_in``, which locks the ``audit_head`` row
+(``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already serialises writers), so the chain
+has one order. The audit writer calls it for a whole batch in one transaction (group commit); admin changes call
+it inside their own transaction, so a change and its record commit together.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from remit.audit.chain import Checkpoint, StoredRecord, checkpoint_payload, link
+from remit.audit.record import canonical, index_columns, with_seq
+from remit.errors import StoreError, ValidationError
+from remit.paging import Page, PageRequest
+from remit.store.db import READONLY
+from remit.store.tables import AuditCheckpointRow, AuditHeadRow, AuditRow
+
+log = logging.getLogger(__name__)
+
+HEAD_ID = 1
+
+#: signs a checkpoint payload: (payload) -> (key_id, signature)
+Signer = Callable[[bytes], tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointPolicy:
+    """When the appender writes a checkpoint: every ``every`` records, or when ``seconds`` have passed."""
+
+    signer: Signer
+    every: int = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    seq: int
+    hash: str
+    checkpoint_seq: int
+    checkpoint_at: str
+    first_seq: int
+    first_prev_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    agent: str | None = None
+    owner: str | None = None
+    resource: str | None = None  #: ``Type::id``
+    action: str | None = None
+    kind: str | None = None
+    allowed: bool | None = None
+    since: str | None = None  #: canonical timestamps, inclusive / exclusive
+    until: str | None = None
+
+
+def append_in(
+    session: Session, bodies: Sequence[dict[str, Any]], *, checkpoint: CheckpointPolicy | None = None, now: str = ""
+) -> list[tuple[int, str]]:
+    """Chain and insert ``bodies`` (records without ``seq``) in ``session``'s transaction; return (seq, hash) of
+    each. Writes a checkpoint after the last one if the policy says one is due."""
+    if not bodies:
+        return []
+    head = session.execute(select(AuditHeadRow).where(AuditHeadRow.id == HEAD_ID).with_for_update()).scalar_one()
+    seq, prev = head.seq, head.hash
+    rows: list[dict[str, Any]] = []
+    out: list[tuple[int, str]] = []
+    for body in bodies:
+        seq += 1
+        full = with_seq(body, seq)
+        text = canonical(full)
+        digest = link(prev, text)
+        rows.append({**index_columns(full), "seq": seq, "text": text, "prev_hash": prev, "hash": digest})
+        out.append((seq, digest))
+        prev = digest
+    session.execute(insert(AuditRow), rows)
+    values: dict[str, Any] = {"seq": seq, "hash": prev}
+    if checkpoint is not None and seq - head.checkpoint_seq >= checkpoint.every:
+        at = now or rows[-1]["at"]
+        values.update(write_checkpoint(session, seq, prev, at, checkpoint.signer))
+    session.execute(update(AuditHeadRow).where(AuditHeadRow.id == HEAD_ID).values(**values))
+    return out
+
+
+def write_checkpoint(session: Session, seq: int, hash_: str, at: str, signer: Signer) -> dict[str, Any]:
+    """Insert a checkpoint for ``seq``; return the head's new checkpoint columns."""
+    key_id, _ = signer(b"")  # the signer's key id, to put it in the signed payload
+    _, signature = signer(checkpoint_payload(seq, hash_, at, key_id))
+    session.execute(insert(AuditCheckpointRow).values(seq=seq, at=at, hash=hash_, key_id=key_id, signature=signature))
+    return {"checkpoint_seq": seq, "checkpoint_at": at}
+
+
+class AuditStore:
+    """The audit tables over one SQLAlchemy engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._read = sessionmaker(engine.execution_options(**{READONLY: True}), expire_on_commit=False)
+
+    def append(
+        self, bodies: Sequence[dict[str, Any]], *, checkpoint: CheckpointPolicy | None = None
+    ) -> list[tuple[int, str]]:
+        """One transaction, one commit: the group commit."""
+        try:
+            with self._sessions() as session, session.begin():
+                return append_in(session, bodies, checkpoint=checkpoint)
+        except SQLAlchemyError as exc:
+            log.error("audit append failed: %s", type(exc).__name__)
+            raise StoreError("the audit log could not be written") from exc
+
+    def checkpoint_now(self, signer: Signer, at: str) -> int | None:
+        """Sign the chain's current end if it is not signed yet; return its seq (None if nothing to sign)."""
+        with self._sessions() as session, session.begin():
+            head = session.execute(
+                select(AuditHeadRow).where(AuditHeadRow.id == HEAD_ID).with_for_update()
+            ).scalar_one()
+            if head.seq == 0 or head.seq == head.checkpoint_seq:
+                return None
+            values = write_checkpoint(session, head.seq, head.hash, at, signer)
+            session.execute(update(AuditHeadRow).where(AuditHeadRow.id == HEAD_ID).values(**values))
+            return head.seq
+
+    def head(self) -> Head:
+        with self._read() as session:
+            row = session.execute(select(AuditHeadRow).where(AuditHeadRow.id == HEAD_ID)).scalar_one()
+            return Head(row.seq, row.hash, row.checkpoint_seq, row.checkpoint_at, row.first_seq, row.first_prev_hash)
+
+    def has_ids(self, ids: Sequence[str]) -> set[str]:
+        """Which of ``ids`` are already in the log (spool replay is idempotent)."""
+        found: set[str] = set()
+        with self._read() as session:
+            for start in range(0, len(ids), 500):
+                chunk = list(ids[start : start + 500])
+                found.update(session.execute(select(AuditRow.id).where(AuditRow.id.in_(chunk))).scalars())
+        return found
+
+    def query(self, where: AuditFilter, page: PageRequest) -> Page[tuple[int, str]]:
+        """(seq, text) newest first; the cursor is the last seq seen."""
+        q = select(AuditRow.seq, AuditRow.text)
+        if where.agent is not None:
+            q = q.where(AuditRow.agent == where.agent)
+        if where.owner is not None:
+            q = q.where(AuditRow.owner == where.owner)
+        if where.resource is not None:
+            q = q.where(AuditRow.resource == where.resource)
+        if where.action is not None:
+            q = q.where(AuditRow.action == where.action)
+        if where.kind is not None:
+            q = q.where(AuditRow.kind == where.kind)
+        if where.allowed is not None:
+            q = q.where(AuditRow.allowed == where.allowed)
+        if where.since is not None:
+            q = q.where(AuditRow.at >= where.since)
+        if where.until is not None:
+            q = q.where(AuditRow.at < where.until)
+        if page.after is not None:
+            if not page.after.isdigit():
+                raise ValidationError("cursor is not one this API returned", field="cursor")
+            q = q.where(AuditRow.seq < int(page.after))
+        q = q.order_by(AuditRow.seq.desc()).limit(page.limit + 1)
+        with self._read() as session:
+            rows = [(int(seq), str(text)) for seq, text in session.execute(q)]
+        more = len(rows) > page.limit
+        rows = rows[: page.limit]
+        return Page(items=tuple(rows), next_after=str(rows[-1][0]) if more and rows else None)
+
+    def after(self, seq: int, limit: int = 500) -> list[tuple[int, str]]:
+        """Records with a seq above ``seq``, oldest first: the live tail."""
+        q = select(AuditRow.seq, AuditRow.text).where(AuditRow.seq > seq).order_by(AuditRow.seq).limit(limit)
+        with self._read() as session:
+            return [(int(s), str(t)) for s, t in session.execute(q)]
+
+    def records(self, start: int = 0, batch: int = 2000) -> Iterator[StoredRecord]:
+        """The whole chain from ``start``, oldest first, in batches (constant memory)."""
+        last = start - 1
+        while True:
+            q = select(AuditRow).where(AuditRow.seq > last).order_by(AuditRow.seq).limit(batch)
+            with self._read() as session:
+                rows = list(session.execute(q).scalars())
+                chunk = [
+                    StoredRecord(
+                        seq=row.seq,
+                        text=row.text,
+                        prev_hash=row.prev_hash,
+                        hash=row.hash,
+                        columns={
+                            "id": row.id,
+                            "at": row.at,
+                            "kind": row.kind,
+                            "action": row.action,
+                            "source": row.source,
+                            "agent": row.agent,
+                            "owner": row.owner,
+                            "resource": row.resource,
+                            "allowed": row.allowed,
+                        },
+                    )
+                    for row in rows
+                ]
+            if not chunk:
+                return
+            yield from chunk
+            last = chunk[-1].seq
+
+    def checkpoints(self) -> list[Checkpoint]:
+        with self._read() as session:
+            rows = session.execute(select(AuditCheckpointRow).order_by(AuditCheckpointRow.seq)).scalars()
+            return [Checkpoint(r.seq, r.hash, r.at, r.key_id, r.signature) for r in rows]
+
+    def count(self) -> int:
+        with self._read() as session:
+            return int(session.execute(select(func.count()).select_from(AuditRow)).scalar_one())
+
+    def prune_before(self, at: str, signer: Signer) -> int:
+        """Retention: delete the records up to the last checkpoint written before ``at`` (the chain then starts right
+        after a signed point), and record where it now starts. Returns how many were deleted."""
+        with self._sessions() as session, session.begin():
+            head = session.execute(
+                select(AuditHeadRow).where(AuditHeadRow.id == HEAD_ID).with_for_update()
+            ).scalar_one()
+            cut = session.execute(
+                select(func.max(AuditCheckpointRow.seq)).where(AuditCheckpointRow.at < at)
+            ).scalar_one_or_none()
+            if not cut:
+                return 0
+            if cut < head.first_seq:
+                return 0
+            boundary = session.execute(
+                select(AuditCheckpointRow.hash).where(AuditCheckpointRow.seq == cut)
+            ).scalar_one()
+            deleted = session.execute(
+                select(func.count()).select_from(AuditRow).where(AuditRow.seq <= cut)
+            ).scalar_one()
+            session.execute(delete(AuditRow).where(AuditRow.seq <= cut))
+            # the checkpoint at the cut stays: it vouches for the hash the chain now starts from
+            session.execute(delete(AuditCheckpointRow).where(AuditCheckpointRow.seq < cut))
+            session.execute(
+                update(AuditHeadRow)
+                .where(AuditHeadRow.id == HEAD_ID)
+                .values(first_seq=cut + 1, first_prev_hash=boundary)
+            )
+            return int(deleted)
