@@ -220,12 +220,10 @@ class AuditLog:
             self.stats.failures += 1
             log.error("audit batch of %d records failed to commit: %s", len(batch), type(exc).__name__)
             if self.mode == "async":
-                # already acknowledged from the spool: keep them, retry with the next batch
-                with self._lock:
-                    self._pending[0:0] = batch
-                    self._inflight = 0
-                time.sleep(0.1)
+                # already acknowledged from the spool: they must be written. Retry (skipping any that did commit)
+                # until the store takes them; meanwhile new records queue up and back-pressure applies.
                 receipt.set_result(None)
+                self._retry(batch)
                 return
             with self._lock:
                 self._inflight = 0
@@ -243,6 +241,26 @@ class AuditLog:
         if self._on_commit is not None:
             self._on_commit(len(batch), elapsed)
         receipt.set_result(None)
+
+    def _retry(self, batch: list[Json]) -> None:
+        delay = 0.05
+        while True:
+            try:
+                self._appender.replay(batch)
+            except Exception as exc:
+                self.stats.failures += 1
+                log.error("audit retry of %d spooled records failed: %s", len(batch), type(exc).__name__)
+                if self._stop:
+                    log.error("stopping with %d records only in the spool; they are replayed on start", len(batch))
+                    return
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                continue
+            with self._lock:
+                self._inflight = 0
+                self.stats.committed += len(batch)
+                self.stats.batches += 1
+            return
 
     # -- the spool ------------------------------------------------------------------------------------------
 

@@ -77,6 +77,15 @@ class AuditService:
     def public_key(self) -> PublicKey:
         return self._key.public
 
+    @property
+    def signing_key(self) -> SigningKey:
+        """For the appender and retention (its repr never shows the key material)."""
+        return self._key
+
+    def sign(self, payload: bytes) -> tuple[str, str]:
+        """A ``Signer``: (key id, signature)."""
+        return self._key.key_id, self._key.sign(payload)
+
     def query(self, p: AdminPrincipal, where: Any, page: PageRequest) -> Page[Json]:
         """Records newest first. Owners see only the records of their own agents."""
         authorize(p, Act.AUDIT_READ)

@@ -7,9 +7,7 @@ decision = authz.check(("agent", "support-ticket-summariser"), "call_tool", ("to
 
 from __future__ import annotations
 
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from remit.audit.log import AuditUnavailable
 from remit.policy.compile import cedar_type
