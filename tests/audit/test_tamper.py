@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -12,7 +13,9 @@ from remit.audit.chain import link
 from remit.audit.record import canonical
 from remit.audit.signing import SigningKey
 from remit.container import Remit
+from remit.errors import StoreError
 from remit.registry.service import UserDraft
+from remit.settings import Settings
 from remit.store.audit import AuditStore
 
 
@@ -150,3 +153,26 @@ def test_retention_prunes_to_a_signed_point(remit: Remit, admin: AdminPrincipal,
         assert "after the last checkpoint" in report.warnings[0]
     else:
         assert report.at_seq == 6 and "without a checkpoint" in (report.problem or "")
+
+
+def test_a_damaged_database_file_is_reported_not_crashed_on(settings: Settings, admin: AdminPrincipal) -> None:
+    if not settings.is_sqlite:
+        pytest.skip("damaging the file is a SQLite case")
+    remit = Remit.from_settings(settings)
+    try:
+        _fill(remit, admin, n=40)
+    finally:
+        remit.close()
+    path = Path(settings.resolved_database_url.removeprefix("sqlite:///"))
+    for wal in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        wal.unlink(missing_ok=True)
+    data = bytearray(path.read_bytes())
+    data[4096 : len(data)] = b"\xff" * (len(data) - 4096)  # every page after the first is garbage
+    path.write_bytes(bytes(data))
+    with pytest.raises(StoreError) as caught:
+        damaged = Remit.from_settings(settings, migrate_schema=False)
+        try:
+            damaged.audit.verify(None)
+        finally:
+            damaged.close()
+    assert "damaged" in caught.value.message or "could not" in caught.value.message

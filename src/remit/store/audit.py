@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,6 +108,25 @@ class AuditStore:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._read = sessionmaker(engine.execution_options(**{READONLY: True}), expire_on_commit=False)
 
+    @contextmanager
+    def _reading(self) -> Iterator[Session]:
+        """A read session; a database that cannot be read (gone, locked, corrupt) is a ``StoreError``."""
+        try:
+            with self._read() as session:
+                yield session
+        except SQLAlchemyError as exc:
+            log.error("audit log read failed: %s", type(exc).__name__)
+            raise StoreError("the audit log could not be read (the database is unavailable or damaged)") from exc
+
+    @contextmanager
+    def _writing(self) -> Iterator[Session]:
+        try:
+            with self._sessions() as session, session.begin():
+                yield session
+        except SQLAlchemyError as exc:
+            log.error("audit log write failed: %s", type(exc).__name__)
+            raise StoreError("the audit log could not be written") from exc
+
     def append(
         self, bodies: Sequence[dict[str, Any]], *, checkpoint: CheckpointPolicy | None = None
     ) -> list[tuple[int, str]]:
@@ -120,7 +140,7 @@ class AuditStore:
 
     def checkpoint_now(self, signer: Signer, at: str) -> int | None:
         """Sign the chain's current end if it is not signed yet; return its seq (None if nothing to sign)."""
-        with self._sessions() as session, session.begin():
+        with self._writing() as session:
             head = session.execute(
                 select(AuditHeadRow).where(AuditHeadRow.id == HEAD_ID).with_for_update()
             ).scalar_one()
@@ -131,14 +151,14 @@ class AuditStore:
             return head.seq
 
     def head(self) -> Head:
-        with self._read() as session:
+        with self._reading() as session:
             row = session.execute(select(AuditHeadRow).where(AuditHeadRow.id == HEAD_ID)).scalar_one()
             return Head(row.seq, row.hash, row.checkpoint_seq, row.checkpoint_at, row.first_seq, row.first_prev_hash)
 
     def has_ids(self, ids: Sequence[str]) -> set[str]:
         """Which of ``ids`` are already in the log (spool replay is idempotent)."""
         found: set[str] = set()
-        with self._read() as session:
+        with self._reading() as session:
             for start in range(0, len(ids), 500):
                 chunk = list(ids[start : start + 500])
                 found.update(session.execute(select(AuditRow.id).where(AuditRow.id.in_(chunk))).scalars())
@@ -168,7 +188,7 @@ class AuditStore:
                 raise ValidationError("cursor is not one this API returned", field="cursor")
             q = q.where(AuditRow.seq < int(page.after))
         q = q.order_by(AuditRow.seq.desc()).limit(page.limit + 1)
-        with self._read() as session:
+        with self._reading() as session:
             rows = [(int(seq), str(text)) for seq, text in session.execute(q)]
         more = len(rows) > page.limit
         rows = rows[: page.limit]
@@ -177,7 +197,7 @@ class AuditStore:
     def after(self, seq: int, limit: int = 500) -> list[tuple[int, str]]:
         """Records with a seq above ``seq``, oldest first: the live tail."""
         q = select(AuditRow.seq, AuditRow.text).where(AuditRow.seq > seq).order_by(AuditRow.seq).limit(limit)
-        with self._read() as session:
+        with self._reading() as session:
             return [(int(s), str(t)) for s, t in session.execute(q)]
 
     def records(self, start: int = 0, batch: int = 2000) -> Iterator[StoredRecord]:
@@ -185,7 +205,7 @@ class AuditStore:
         last = start - 1
         while True:
             q = select(AuditRow).where(AuditRow.seq > last).order_by(AuditRow.seq).limit(batch)
-            with self._read() as session:
+            with self._reading() as session:
                 rows = list(session.execute(q).scalars())
                 chunk = [
                     StoredRecord(
@@ -213,18 +233,18 @@ class AuditStore:
             last = chunk[-1].seq
 
     def checkpoints(self) -> list[Checkpoint]:
-        with self._read() as session:
+        with self._reading() as session:
             rows = session.execute(select(AuditCheckpointRow).order_by(AuditCheckpointRow.seq)).scalars()
             return [Checkpoint(r.seq, r.hash, r.at, r.key_id, r.signature) for r in rows]
 
     def count(self) -> int:
-        with self._read() as session:
+        with self._reading() as session:
             return int(session.execute(select(func.count()).select_from(AuditRow)).scalar_one())
 
     def prune_before(self, at: str, signer: Signer) -> int:
         """Retention: delete the records up to the last checkpoint written before ``at`` (the chain then starts right
         after a signed point), and record where it now starts. Returns how many were deleted."""
-        with self._sessions() as session, session.begin():
+        with self._writing() as session:
             head = session.execute(
                 select(AuditHeadRow).where(AuditHeadRow.id == HEAD_ID).with_for_update()
             ).scalar_one()
