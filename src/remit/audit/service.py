@@ -1,4 +1,5 @@
-"""Audit use cases: the chain appender behind the log, reading the log (scoped by role), verifying the chain.
+"""Audit use cases: the chain appender behind the log, reading the log (scoped by role), following it, reading the
+chain back for export, verifying the chain, retention.
 
 The storage is ``remit.store.audit.AuditStore``; this module only sees it through ``AuditStorePort``.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from remit.admin.access import Act, AdminPrincipal, AdminRole, authorize
@@ -33,6 +35,33 @@ class AuditStorePort(Protocol):
     def records(self, start: int = 0, batch: int = 2000) -> Iterator[StoredRecord]: ...
 
     def checkpoints(self) -> list[Checkpoint]: ...
+
+    def after(self, seq: int, limit: int = 500) -> list[tuple[int, str]]: ...
+
+    def count(self) -> int: ...
+
+    def prune_before(self, at: str, signer: Any) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TailBatch:
+    """What one look at the log's tail found: the matching records (seq, canonical text), oldest first."""
+
+    items: tuple[tuple[int, str], ...]
+    last_seq: int  #: the last seq looked at, matching or not: where the next look starts
+    more: bool  #: the look stopped at its limit: records after ``last_seq`` may be waiting
+
+
+@dataclass(frozen=True, slots=True)
+class ChainSlice:
+    """Stored rows of the chain after some seq, for an export that can be verified offline."""
+
+    first_seq: int  #: where the chain starts (after retention, the seq after the last pruned one)
+    start_hash: str  #: the predecessor hash of ``first_seq``
+    head_seq: int  #: the chain's current end
+    records: tuple[StoredRecord, ...]
+    #: the checkpoints signing these records; the first slice also has the one vouching for ``start_hash``
+    checkpoints: tuple[Checkpoint, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,13 +117,57 @@ class AuditService:
 
     def query(self, p: AdminPrincipal, where: Any, page: PageRequest) -> Page[Json]:
         """Records newest first. Owners see only the records of their own agents."""
-        authorize(p, Act.AUDIT_READ)
-        if p.role is AdminRole.OWNER:
-            if p.user_id is None:  # authorize refuses this already; never fall through to "everything"
-                raise Forbidden("an owner token without a user may not read the audit log")
-            where = _replace(where, owner=p.user_id)
-        found = self._store.query(where, page)
+        scoped = _scoped(p, where)
+        if scoped is None:
+            return Page(items=(), next_after=None)
+        found = self._store.query(scoped, page)
         return Page(items=tuple(json.loads(text) for _, text in found.items), next_after=found.next_after)
+
+    def tail(self, p: AdminPrincipal, after: int | None, where: Any, limit: int = 500) -> TailBatch:
+        """The records after ``after`` that match ``where``, oldest first, looking at ``limit`` records at most (the
+        live tail). ``after`` None: the log's current end, so that only records written from now on follow. Owners
+        see only the records of their own agents."""
+        scoped = _scoped(p, where)
+        if after is None:
+            return TailBatch(items=(), last_seq=int(self._store.head().seq), more=False)
+        rows = self._store.after(after, limit)
+        last = rows[-1][0] if rows else after
+        if scoped is None:
+            return TailBatch(items=(), last_seq=last, more=len(rows) >= limit)
+        items = tuple((seq, text) for seq, text in rows if matches(scoped, index_columns(json.loads(text))))
+        return TailBatch(items=items, last_seq=last, more=len(rows) >= limit)
+
+    def count(self, p: AdminPrincipal | None) -> int:
+        """How many records the log holds (all of them: owners may not ask)."""
+        _whole_log(p)
+        return self._store.count()
+
+    def chain(self, p: AdminPrincipal | None, after: int, limit: int = 1000) -> ChainSlice:
+        """Up to ``limit`` stored rows after seq ``after``, oldest first, with the checkpoints that sign them: what
+        an offline-verifiable export holds. The whole log only: refused to owners. ``p`` None: the local operator."""
+        _whole_log(p)
+        head = self._store.head()
+        first_seq, start_hash = int(head.first_seq), str(head.first_prev_hash)
+        start = max(after + 1, first_seq)
+        records: list[StoredRecord] = []
+        for record in self._store.records(start, batch=limit):
+            records.append(record)
+            if len(records) >= limit:
+                break
+        low = after if after >= first_seq else first_seq - 2  # the first slice: the checkpoint at first_seq - 1 too
+        high = records[-1].seq if records else max(after, first_seq - 1)
+        signed = tuple(c for c in self._store.checkpoints() if low < c.seq <= high)
+        return ChainSlice(first_seq, start_hash, int(head.seq), tuple(records), signed)
+
+    def seal(self, at: datetime) -> int | None:
+        """Sign the chain's current end now, if it is not signed yet (before an export, so that its last records
+        are covered by a signature). Local operator only. Returns the checkpoint's seq, or None."""
+        return self._store.checkpoint_now(self.sign, timestamp(at))
+
+    def prune(self, before: datetime) -> int:
+        """Retention: delete the records up to the last checkpoint written before ``before``. Local operator only
+        (``remit audit prune``). Returns how many records were deleted."""
+        return self._store.prune_before(timestamp(before), self.sign)
 
     def verify(self, p: AdminPrincipal | None, keys: Sequence[PublicKey] | None = None) -> Report:
         """Verify the stored chain and its checkpoints. ``p`` None: the local operator (CLI on the home)."""
@@ -132,6 +205,41 @@ def verify_chain(store: AuditStorePort, keys: Sequence[PublicKey]) -> Report:
     return report
 
 
+def matches(where: Any, columns: Json) -> bool:
+    """Whether a record with these index columns (``remit.audit.record.index_columns``) passes ``where`` (an
+    ``AuditFilter``), exactly as the store's query would decide."""
+    for name in ("agent", "owner", "resource", "action", "kind", "allowed"):
+        wanted = getattr(where, name)
+        if wanted is not None and columns.get(name) != wanted:
+            return False
+    at = str(columns.get("at", ""))
+    if where.since is not None and at < where.since:
+        return False
+    return not (where.until is not None and at >= where.until)
+
+
+def _scoped(p: AdminPrincipal, where: Any) -> Any | None:
+    """``where`` as ``p`` may use it: owners only ever see their own agents' records. None: nothing is visible
+    (an owner who asked for another owner's records)."""
+    authorize(p, Act.AUDIT_READ)
+    if p.role is AdminRole.OWNER:
+        if p.user_id is None:  # authorize refuses this already; never fall through to "everything"
+            raise Forbidden("an owner token without a user may not read the audit log")
+        if where.owner is not None and where.owner != p.user_id:
+            return None
+        return _replace(where, owner=p.user_id)
+    return where
+
+
+def _whole_log(p: AdminPrincipal | None) -> None:
+    """Reading the whole log (counts, the chain itself) is for admins and auditors, never owners."""
+    if p is None:
+        return
+    authorize(p, Act.AUDIT_READ)
+    if p.role is AdminRole.OWNER:
+        raise Forbidden("owners read the records of their own agents (GET /v1/audit), not the whole chain")
+
+
 def _checker(keys: Sequence[PublicKey]) -> Any:
     by_id = {k.key_id: k for k in keys}
 
@@ -148,4 +256,4 @@ def _replace(where: Any, **changes: Any) -> Any:
     return replace(where, **changes)
 
 
-__all__ = ["GENESIS", "AuditService", "ChainAppender", "verify_chain"]
+__all__ = ["GENESIS", "AuditService", "ChainAppender", "ChainSlice", "TailBatch", "matches", "verify_chain"]

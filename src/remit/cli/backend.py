@@ -6,9 +6,9 @@ output is identical whichever way it ran.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypedDict
 
 from remit.api.schemas.admin import AdminTokenCreateRequest
 from remit.api.schemas.agents import AgentCreateRequest, AgentUpdateRequest
@@ -28,6 +28,9 @@ from remit.policy.cases import Outcome
 from remit.policy.model import AuthzRequest
 from remit.registry.models import AgentAction
 from remit.registry.ports import AgentFilter, EventFilter, ResourceFilter, RoleFilter, UserFilter
+
+if TYPE_CHECKING:  # the store module brings SQLAlchemy: only audit commands need it at run time
+    from remit.store.audit import AuditFilter
 
 Json = dict[str, Any]
 MemberKind = Literal["agent", "user"]
@@ -103,6 +106,25 @@ class Backend(Protocol):
         """Evaluate one request with the active policy set. Locally the outcome names the determining policies
         of every decision; a server's AuthZEN answer names them only on deny."""
         ...
+
+    def audit_search(self, where: AuditFilter, page: PageArgs) -> Listing:
+        """Audit records, newest first (``GET /v1/audit``)."""
+        ...
+
+    def audit_stream(self, where: AuditFilter, after: int | None, *, follow: bool) -> Iterator[Json]:
+        """Records after seq ``after`` (None: from now on) matching ``where``, oldest first. ``follow``: wait for new
+        ones for ever (Ctrl-C ends it); else end once caught up with the log."""
+        ...
+
+    def audit_chain(self, after: int, limit: int) -> Json:
+        """Stored rows of the chain after ``after``, with their checkpoints (``GET /v1/audit/chain``)."""
+        ...
+
+    def audit_count(self) -> int | None:
+        """How many records the log holds; None when the backend cannot say cheaply."""
+        ...
+
+    def audit_public_key(self) -> Json: ...
 
     def close(self) -> None: ...
 

@@ -6,8 +6,11 @@ on the same database sees every change at its next request.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
+import json
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import BaseModel
 
@@ -48,7 +51,15 @@ from remit.registry.models import AgentAction
 from remit.registry.ports import AgentFilter, EventFilter, ResourceFilter, RoleFilter, UserFilter
 from remit.settings import Settings
 
+if TYPE_CHECKING:
+    from remit.audit.chain import Report
+    from remit.audit.signing import PublicKey
+    from remit.store.audit import AuditFilter
+
 T = TypeVar("T")
+
+#: how often ``audit_stream(follow=True)`` looks for new records
+AUDIT_POLL_SECONDS = 0.5
 
 
 def dump(model: BaseModel) -> Json:
@@ -231,6 +242,53 @@ class LocalBackend:
 
     def decide(self, request: AuthzRequest) -> Outcome:
         return Outcome.of(self._remit.authorizer().evaluate(request))
+
+    # -- the audit log --------------------------------------------------------------------------------------
+
+    def audit_search(self, where: AuditFilter, page: PageArgs) -> Listing:
+        return _listing(self._remit.audit.query(self._p, where, self._page(page)), lambda r: r)
+
+    def audit_stream(self, where: AuditFilter, after: int | None, *, follow: bool) -> Iterator[Json]:
+        audit = self._remit.audit
+        at = audit.tail(self._p, after, where, 1).last_seq if after is None else after
+        while True:
+            batch = audit.tail(self._p, at, where, 500)
+            for _, text in batch.items:
+                yield json.loads(text)
+            at = batch.last_seq
+            if batch.more:
+                continue
+            if not follow:
+                return
+            time.sleep(AUDIT_POLL_SECONDS)
+
+    def audit_chain(self, after: int, limit: int) -> Json:
+        from remit.api.schemas.audit import ChainResponse
+
+        return dump(ChainResponse.of(self._remit.audit.chain(self._p, after, limit), limit))
+
+    def audit_count(self) -> int | None:
+        return self._remit.audit.count(self._p)
+
+    def audit_public_key(self) -> Json:
+        from remit.api.schemas.audit import PublicKeyResponse
+
+        key = self._remit.audit.public_key
+        return dump(PublicKeyResponse(key_id=key.key_id, pem=key.pem()))
+
+    # the local operator only: no HTTP equivalent
+
+    def audit_seal(self) -> int | None:
+        """Sign the chain's end now (before an export), if it is not signed yet."""
+        return self._remit.audit.seal(self._remit.clock.now())
+
+    def audit_verify(self, keys: list[PublicKey] | None) -> Report:
+        return self._remit.audit.verify(None, keys)
+
+    def audit_prune(self, older_than_days: int) -> tuple[int, datetime]:
+        """Delete what retention allows; (records deleted, the cut-off)."""
+        before = self._remit.clock.now() - timedelta(days=older_than_days)
+        return self._remit.audit.prune(before), before
 
     def _active_version(self) -> int | None:
         return self._remit.policies.status(self._p).control.active_policy_version

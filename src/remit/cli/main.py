@@ -9,7 +9,21 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from remit.cli import agents, db, demo, entities, events, output, policies, resources, roles, serve, tokens, users
+from remit.cli import (
+    agents,
+    audit,
+    db,
+    demo,
+    entities,
+    events,
+    output,
+    policies,
+    resources,
+    roles,
+    serve,
+    tokens,
+    users,
+)
 from remit.cli.errors import GuardedGroup, guarded
 from remit.cli.options import AsJson
 from remit.cli.state import CliState, backend
@@ -62,6 +76,7 @@ app.add_typer(tokens.app, name="admin-token")
 app.add_typer(policies.app, name="policy")
 app.add_typer(entities.app, name="entities")
 app.add_typer(db.app, name="db")
+app.add_typer(audit.app, name="audit")
 app.command("init")(db.init)
 app.command("serve")(serve.serve)
 app.command("demo")(demo.demo)

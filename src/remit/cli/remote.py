@@ -6,8 +6,11 @@ backend raises, so both modes print the same messages and exit with the same cod
 
 from __future__ import annotations
 
+import json
 import re
-from typing import Any, NoReturn
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import quote
 
 import httpx
@@ -45,6 +48,9 @@ from remit.policy.errors import PolicySyntaxError, PolicyValidationError
 from remit.policy.model import AuthzRequest, Effect, EntityRef
 from remit.registry.models import AgentAction
 from remit.registry.ports import AgentFilter, EventFilter, ResourceFilter, RoleFilter, UserFilter
+
+if TYPE_CHECKING:
+    from remit.store.audit import AuditFilter
 
 #: server error codes -> the errors the services raise locally
 ERRORS: dict[str, type[RemitError]] = {
@@ -96,6 +102,8 @@ class RemoteBackend:
         except (httpx.InvalidURL, ValueError) as exc:
             raise ConfigurationError(f"not a usable URL: {exc}", field="url") from exc
         self.location = str(base)
+        #: a stream sends at least a comment every 15 s while idle: a minute of silence means it is gone
+        self._stream_timeout = httpx.Timeout(timeout, read=60.0)
         self._client = httpx.Client(
             base_url=base,
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
@@ -270,6 +278,52 @@ class RemoteBackend:
             detail += " (log-only: the caller was told allow)"
         return Outcome(Effect.DENY, policies, detail)
 
+    # -- the audit log --------------------------------------------------------------------------------------
+
+    def audit_search(self, where: AuditFilter, page: PageArgs) -> Listing:
+        return self._list("/v1/audit", _audit_query(where), page)
+
+    def audit_stream(self, where: AuditFilter, after: int | None, *, follow: bool) -> Iterator[Json]:
+        """Server-sent events from ``/v1/audit/stream``; when the server ends a stream (it does every minute), a
+        follow resumes from the last event id it gave."""
+        query = _audit_query(where)
+        if not follow:
+            query["follow"] = "false"
+        last = after
+        while True:
+            headers = {"Accept": "text/event-stream"}
+            if last is not None:
+                headers["Last-Event-ID"] = str(last)
+            try:
+                with self._client.stream(
+                    "GET", "/v1/audit/stream", params=query, headers=headers, timeout=self._stream_timeout
+                ) as resp:
+                    if not resp.is_success:
+                        resp.read()
+                        _raise_for(resp)
+                    for event in _sse(resp.iter_lines()):
+                        if event.id is not None and event.id.isdigit():
+                            last = int(event.id)
+                        if event.type == "error":
+                            _raise_stream_error(event.data)
+                        if event.data:
+                            yield _record(event.data, self.location)
+            except httpx.TimeoutException as exc:
+                raise Unreachable(f"{self.location} stopped sending the audit stream ({type(exc).__name__})") from exc
+            except httpx.HTTPError as exc:
+                raise Unreachable(f"cannot reach {self.location}: {clean(str(exc)) or type(exc).__name__}") from exc
+            if not follow:
+                return
+
+    def audit_chain(self, after: int, limit: int) -> Json:
+        return self._json("GET", "/v1/audit/chain", params=_query(after=after, limit=limit))
+
+    def audit_count(self) -> int | None:
+        return None
+
+    def audit_public_key(self) -> Json:
+        return self._json("GET", "/v1/audit/public-key")
+
     # -- HTTP -----------------------------------------------------------------------------------------------
 
     def _list(self, path: str, query: dict[str, str], page: PageArgs) -> Listing:
@@ -302,6 +356,79 @@ class RemoteBackend:
         if resp.is_success:
             return resp
         _raise_for(resp)
+
+
+def _audit_query(where: AuditFilter) -> dict[str, str]:
+    decision = None if where.allowed is None else ("allow" if where.allowed else "deny")
+    return _query(
+        agent=where.agent,
+        owner=where.owner,
+        resource=where.resource,
+        action=where.action,
+        kind=where.kind,
+        decision=decision,
+        since=where.since,
+        until=where.until,
+    )
+
+
+@dataclass(slots=True)
+class _Event:
+    """One server-sent event (https://html.spec.whatwg.org/multipage/server-sent-events.html)."""
+
+    type: str = "message"
+    id: str | None = None
+    data_lines: list[str] = field(default_factory=list)
+
+    @property
+    def data(self) -> str:
+        return "\n".join(self.data_lines)
+
+
+def _sse(lines: Iterable[str]) -> Iterator[_Event]:
+    """Events from an ``text/event-stream`` body: a blank line ends one; ``:`` starts a comment. An event with an id
+    and no data is yielded too (its id is the stream's position)."""
+    event = _Event()
+    for line in lines:
+        if not line:
+            if event.data_lines or event.id is not None or event.type != "message":
+                yield event
+            event = _Event()
+            continue
+        if line.startswith(":"):
+            continue
+        name, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if name == "data":
+            event.data_lines.append(value)
+        elif name == "id" and "\x00" not in value:
+            event.id = value
+        elif name == "event":
+            event.type = value
+
+
+def _record(data: str, location: str) -> Json:
+    try:
+        record = json.loads(data)
+    except ValueError as exc:
+        raise RemoteError("bad_response", f"{location}/v1/audit/stream sent an event that is not JSON") from exc
+    if not isinstance(record, dict):
+        raise RemoteError("bad_response", f"{location}/v1/audit/stream sent an event that is not a record")
+    return record
+
+
+def _raise_stream_error(data: str) -> NoReturn:
+    try:
+        body: Any = json.loads(data)
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise RemoteError("stream_error", "the server ended the audit stream with an error")
+    code, message = str(body.get("code") or "stream_error"), str(body.get("message") or "the audit stream failed")
+    cls = ERRORS.get(code)
+    if cls is not None:
+        raise cls(message)
+    raise RemoteError(code, message)
 
 
 def _party(ref: EntityRef, properties: dict[str, Any] | None) -> Json:
