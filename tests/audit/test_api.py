@@ -105,7 +105,8 @@ def test_records_come_newest_first_as_stored(api: httpx.Client, live: LiveServer
 
 def test_filters(api: httpx.Client) -> None:
     assert [r["action"] for r in items(api, agent="alice-bot", kind="decision")] == ["write", "read"]
-    assert [r["action"] for r in items(api, owner="bob")] == ["delete", "read"]
+    assert [r["action"] for r in items(api, owner="bob", kind="decision")] == ["delete", "read"]
+    assert {r["target"]["id"] for r in items(api, owner="bob", kind="change")} == {"bob-bot"}  # changes to bob's agent
     assert [r["principal"]["id"] for r in items(api, resource="Tool::helpdesk.get")] == ["bob-bot", "bob-bot"]
     assert items(api, resource='Tool::"helpdesk.get"') == items(api, resource="Tool::helpdesk.get")
     assert [r["target"] for r in items(api, resource="agent::bob-bot", kind="change")] == [
@@ -196,9 +197,13 @@ def test_a_pep_may_not_read_the_log(live: LiveServer) -> None:
 
 def test_owners_see_only_their_own_agents_records(live: LiveServer) -> None:
     with live.client(token(live, AdminRole.OWNER, "alice")) as alice:
-        mine = items(alice, limit=200)
+        mine = items(alice, limit=200, kind="decision")
         assert [(r["principal"]["id"], r["action"]) for r in mine] == [("alice-bot", "write"), ("alice-bot", "read")]
         assert {r["principal"]["owner"] for r in mine} == {"alice"}
+        changes = items(alice, limit=200, kind="change")
+        assert changes and {(r["target"]["type"], r["target"]["id"], r["owner"]) for r in changes} == {
+            ("agent", "alice-bot", "alice")
+        }
         assert items(alice, owner="bob") == []  # asking for someone else's records shows nothing, not one's own
         assert items(alice, agent="bob-bot") == []
         assert items(alice, owner="alice", decision="deny")[0]["action"] == "write"
@@ -206,7 +211,7 @@ def test_owners_see_only_their_own_agents_records(live: LiveServer) -> None:
         assert (chain.status_code, chain.json()["code"]) == (403, "forbidden")
         with alice.stream("GET", "/v1/audit/stream", params={"after": "0", "follow": "false"}) as resp:
             streamed = [json.loads(e["data"]) for e in sse(resp) if "data" in e]
-        assert [r["seq"] for r in streamed] == sorted(r["seq"] for r in mine)
+        assert [r["seq"] for r in streamed] == sorted(r["seq"] for r in [*mine, *changes])
     with live.client(token(live, AdminRole.AUDITOR)) as auditor:
         assert len(items(auditor, limit=200)) == live.remit.audit.count(None)
 

@@ -85,9 +85,11 @@ def test_search(logged: int, ok: Ok, run: Run, as_json: AsJson) -> None:
     denied = as_json("audit", "search", "--decision", "deny")
     assert [(r["action"], r["decision"]["deny_code"]) for r in denied] == [("write", "no_permit")]
     assert len(as_json("audit", "search", "--resource", "McpServer::helpdesk")) == 2
-    assert as_json("audit", "search", "--owner", "alice", "--since", "1h") == as_json(
+    # alice's records: the decisions of her agent and the change that created it
+    assert as_json("audit", "search", "--owner", "alice", "--since", "1h", "--kind", "decision") == as_json(
         "audit", "search", "--kind", "decision"
     )
+    assert [r["action"] for r in as_json("audit", "search", "--owner", "alice", "--kind", "change")] == ["agent.create"]
     assert as_json("audit", "search", "--until", "2000-01-01T00:00:00Z") == []
 
     table = ok("audit", "search", "--limit", "3")
@@ -260,7 +262,8 @@ def test_a_rewritten_chain_fails_its_signatures(logged: int, tmp_path: Path, ok:
     out.write_text("".join(json.dumps(d) + "\n" for d in docs))
     result = run("audit", "verify", "--file", str(out))
     assert result.exit_code == 1
-    assert "checkpoint 2 has an invalid signature" in result.stderr
+    # the export signs the chain's end (record 7) first; CLI commands write no checkpoints of their own
+    assert "checkpoint 7 has an invalid signature" in result.stderr
 
     # with another key, even the pristine export fails; with the right one given explicitly, it verifies
     ok("audit", "export", "--out", str(out), "--force")

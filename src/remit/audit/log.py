@@ -165,8 +165,9 @@ class AuditLog:
             self._stop = True
             self._wake.notify()
         thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join(timeout)
+        if thread is None:
+            return  # never started (a CLI command): its changes are signed by the next running writer
+        thread.join(timeout)
         try:
             self._appender.checkpoint()
         except Exception:

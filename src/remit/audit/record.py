@@ -188,6 +188,10 @@ def change_record(event: Any) -> Json:
         "before": event.before,
         "after": event.after,
     }
+    if event.target_type == "agent":  # so that the agent's owner finds the changes to it in the log
+        owner = (event.after or event.before or {}).get("owner")
+        if isinstance(owner, str):
+            body["owner"] = owner
     if event.reason:
         body["reason"] = event.reason
     if event.extra:
