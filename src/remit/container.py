@@ -14,6 +14,9 @@ from remit.audit.record import Masker
 from remit.audit.service import AuditService, ChainAppender
 from remit.audit.signing import SigningKey
 from remit.clock import Clock, SystemClock
+from remit.obs.decisions import fan_out
+from remit.obs.metrics import Metrics
+from remit.obs.tracing import Tracing
 from remit.policy.authorizer import Authorizer
 from remit.policy.engine import PolicyEngine
 from remit.policy.refresh import PolicyRefresher
@@ -43,6 +46,8 @@ class Remit:
     audit: AuditService
     audit_log: AuditLog
     decision_recorder: DecisionRecorder
+    metrics: Metrics
+    tracing: Tracing | None  #: None when tracing is off
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock | None = None, migrate_schema: bool = True) -> Remit:
@@ -58,7 +63,12 @@ class Remit:
             review_interval=timedelta(days=settings.review_interval_days),
         )
         policies = PolicyService(store, clock)
-        pdp = PolicyEngine(sink=log_would_deny)
+        metrics = Metrics()
+        tracing = Tracing.from_settings(settings.observability)
+        sinks = [log_would_deny, metrics.observe_decision]
+        if tracing is not None:
+            sinks.append(tracing.observe_decision)
+        pdp = PolicyEngine(sink=fan_out(*sinks))
         refresher = PolicyRefresher(policies, pdp, interval=settings.policy_refresh_seconds)
         audit_store = AuditStore(engine)
         a = settings.audit
@@ -76,7 +86,9 @@ class Remit:
             max_pending=a.max_pending,
             spool=a.spool_file or settings.home / "audit.spool",
             checkpoint_seconds=a.checkpoint_seconds,
+            on_commit=metrics.observe_audit_commit,
         )
+        metrics.watch(audit_log=audit_log, pdp=pdp)
         return cls(
             settings=settings,
             clock=clock,
@@ -92,6 +104,8 @@ class Remit:
             audit=AuditService(audit_store, key),
             audit_log=audit_log,
             decision_recorder=DecisionRecorder(audit_log, clock, context_max_bytes=a.context_max_bytes),
+            metrics=metrics,
+            tracing=tracing,
         )
 
     def authorizer(self) -> Authorizer:
@@ -105,4 +119,6 @@ class Remit:
     def close(self) -> None:
         self.refresher.stop()
         self.audit_log.stop()
+        if self.tracing is not None:
+            self.tracing.shutdown()
         self.engine.dispose()

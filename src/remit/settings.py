@@ -71,6 +71,25 @@ class AuditSettings(BaseModel):
     """The async mode's spool. Default ``<home>/audit.spool``."""
 
 
+class ObservabilitySettings(BaseModel):
+    """Metrics and traces (section ``observability``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    metrics_public: bool = False
+    """Serve ``GET /metrics`` without a token; only where a private network alone reaches the port."""
+    tracing: bool = False
+    """Emit OpenTelemetry spans of the decision path. Off, the hot path does no tracing work at all."""
+    trace_exporter: Literal["otlp", "console", "none"] = "otlp"
+    """Where spans go: OTLP over HTTP, standard output (a look while developing), or nowhere."""
+    otlp_endpoint: str | None = Field(default=None, pattern=r"^https?://[^\s]+$", max_length=2000)
+    """OTLP/HTTP traces URL (``http://collector:4318/v1/traces``). Default: ``OTEL_EXPORTER_OTLP_*``."""
+    service_name: str = Field(default="remit", min_length=1, max_length=200)
+    """The ``service.name`` of every span."""
+    trace_sample_ratio: float = Field(default=1.0, ge=0, le=1)
+    """Share of new traces recorded; a request in a caller's trace follows the caller's sampling choice."""
+
+
 class Settings(BaseSettings):
     """Root settings. Environment: ``REMIT_<FIELD>``, nested ``REMIT_API__MAX_BODY_BYTES``."""
 
@@ -105,6 +124,7 @@ class Settings(BaseSettings):
     """How often a server checks the store for policy and registry changes (they apply within this time)."""
     api: ApiSettings = ApiSettings()
     audit: AuditSettings = AuditSettings()
+    observability: ObservabilitySettings = ObservabilitySettings()
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

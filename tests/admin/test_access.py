@@ -87,6 +87,7 @@ TARGETS: dict[Act, list[Target]] = {
     Act.ADMIN_TOKEN_CREATE: [None],
     Act.ADMIN_TOKEN_READ: [None],
     Act.ADMIN_TOKEN_REVOKE: [None],
+    Act.METRICS_READ: [None],
 }
 
 #: what the auditor may do: every read, and ask for decisions; nothing else
@@ -100,6 +101,7 @@ AUDITOR_ALLOWED = {
     Act.ADMIN_TOKEN_READ,
     Act.DECISION_EVALUATE,
     Act.AUDIT_READ,
+    Act.METRICS_READ,
 }
 
 #: the owner alice: (act, target) -> outcome; written out by hand, one row per case
@@ -151,6 +153,7 @@ OWNER_TABLE: dict[tuple[Act, Target], Outcome] = {
     (Act.ADMIN_TOKEN_CREATE, None): "forbidden",
     (Act.ADMIN_TOKEN_READ, None): "forbidden",
     (Act.ADMIN_TOKEN_REVOKE, None): "forbidden",
+    (Act.METRICS_READ, None): "forbidden",
 }
 
 CASES = [(act, target) for act, targets in TARGETS.items() for target in targets]
@@ -209,9 +212,9 @@ def test_auditor_only_reads(act: Act, target: Target) -> None:
 
 @pytest.mark.parametrize(("act", "target"), CASES, ids=IDS)
 def test_pep_only_asks_for_decisions(act: Act, target: Target) -> None:
-    # a PEP reads no agent or user, so refusals about one say "not found"
+    # a PEP reads no agent or user, so refusals about one say "not found"; it may read the metrics
     got = outcome(PEP, act, target)
-    if act is Act.DECISION_EVALUATE:
+    if act in (Act.DECISION_EVALUATE, Act.METRICS_READ):
         assert got == "allow"
     elif target is not None and act not in (Act.AGENT_CREATE, Act.AGENT_TRANSFER):
         assert got == "not_found"

@@ -4,7 +4,8 @@ Human admin roles:
 
 * ``admin``   everything.
 * ``auditor`` reads everything and may ask for decisions; changes nothing.
-* ``pep``     a policy enforcement point (gateway, SDK, external PEP): asks for decisions, nothing else.
+* ``pep``     a policy enforcement point (gateway, SDK, external PEP): asks for decisions and reads the
+  metrics (``GET /metrics``, so that a PEP's token can serve a scraper too), nothing else.
 * ``owner``   registers agents in their own name and manages only the agents they own; reads the catalogue
   (roles, resources) and their own user record. Cannot transfer an agent to another owner, change what
   policies read about it (clearance, risk tier, environment, team, attributes) or its review date, change
@@ -26,7 +27,7 @@ class AdminRole(StrEnum):
     ADMIN = "admin"
     OWNER = "owner"
     AUDITOR = "auditor"
-    PEP = "pep"  #: a policy enforcement point: asks for decisions, nothing else
+    PEP = "pep"  #: a policy enforcement point: asks for decisions (and reads metrics), nothing else
 
 
 class Act(StrEnum):
@@ -62,6 +63,7 @@ class Act(StrEnum):
     ADMIN_TOKEN_CREATE = "admin_token.create"  # noqa: S105 - an action name
     ADMIN_TOKEN_READ = "admin_token.read"  # noqa: S105
     ADMIN_TOKEN_REVOKE = "admin_token.revoke"  # noqa: S105
+    METRICS_READ = "metrics.read"  #: ``GET /metrics``: operational counters, no registry or audit content
 
     @property
     def is_read(self) -> bool:
@@ -139,7 +141,7 @@ def is_allowed(principal: AdminPrincipal, act: Act, target: Target = None) -> bo
     if principal.role is AdminRole.AUDITOR:
         return act.is_read or act is Act.DECISION_EVALUATE
     if principal.role is AdminRole.PEP:
-        return act is Act.DECISION_EVALUATE
+        return act is Act.DECISION_EVALUATE or act is Act.METRICS_READ
     rule = _OWNER_RULES.get(act)
     return rule is not None and rule(principal, target)
 

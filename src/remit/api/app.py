@@ -11,7 +11,7 @@ from remit import __version__
 from remit.api import problems
 from remit.api.limits import BodySizeLimit
 from remit.api.request_id import RequestIdEcho
-from remit.api.routes import admin, agents, audit, authzen, health, policies, resources, roles, users
+from remit.api.routes import admin, agents, audit, authzen, health, metrics, policies, resources, roles, users
 from remit.container import Remit
 from remit.settings import Settings
 
@@ -45,7 +45,7 @@ def create_app(settings: Settings, *, remit: Remit | None = None) -> FastAPI:
     app.state.remit = wired
     problems.install(app)
     # The decision endpoints first: the router tries routes in order, and they carry the traffic.
-    for module in (authzen, health, agents, users, roles, resources, admin, policies, audit):
+    for module in (authzen, health, agents, users, roles, resources, admin, policies, metrics, audit):
         app.include_router(module.router)
     app.router.routes[0:0] = authzen.fast_routes()
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes, bad_request_prefixes=("/access/",))

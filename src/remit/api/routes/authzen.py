@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from time import perf_counter
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -23,10 +24,13 @@ from starlette.routing import Route
 
 from remit.admin.access import Act, AdminPrincipal, authorize
 from remit.api.deps import authenticate
+from remit.api.problems import status_of
 from remit.api.schemas import authzen as wire
 from remit.api.schemas.common import ErrorBody
 from remit.audit.log import Receipt
 from remit.container import Remit
+from remit.errors import RemitError
+from remit.obs.decisions import decision_source
 from remit.policy.authzen import AuthZen, InvalidAuthZenRequest, parse_json
 from remit.policy.search import Search
 
@@ -37,6 +41,7 @@ EVALUATIONS = "/access/v1/evaluations"
 SEARCH_SUBJECT = "/access/v1/search/subject"
 SEARCH_RESOURCE = "/access/v1/search/resource"
 SEARCH_ACTION = "/access/v1/search/action"
+SEARCH_PREFIX = "/access/v1/search/"
 METADATA = "/.well-known/authzen-configuration"
 
 _E: dict[str, Any] = {"model": ErrorBody}
@@ -99,6 +104,35 @@ Factory = Callable[[Remit, AdminPrincipal, list[Receipt]], Operation]
 
 
 async def _answer(request: Request, operation: Factory, *, inline: bool = False) -> JSONResponse:
+    """Answer one decision request: timed for ``/metrics``, and traced when tracing is on."""
+    remit: Remit = request.app.state.remit
+    route = request.scope.get("route")
+    path: str = route.path if route is not None else request.scope["path"]  # the template: bounded label values
+    started = perf_counter()
+    source = decision_source.set("search" if path.startswith(SEARCH_PREFIX) else "authzen")
+    tracing = remit.tracing
+    span = None if tracing is None else tracing.start_request(_span_name(path), request.headers, path)
+    status, error = 500, None
+    try:
+        response = await _decide(request, operation, inline=inline)
+        status = 200
+        return response
+    except BaseException as exc:  # observed and re-raised: the app's handlers render it
+        status, error = (status_of(exc) if isinstance(exc, RemitError) else 500), exc
+        raise
+    finally:
+        decision_source.reset(source)
+        if span is not None:
+            span.end(status, error)
+        remit.metrics.observe_request(path, status, perf_counter() - started)
+
+
+def _span_name(path: str) -> str:
+    """``/access/v1/search/subject`` -> ``remit.authzen.search.subject``."""
+    return "remit.authzen." + path.rsplit("/v1/", 1)[-1].replace("/", ".")
+
+
+async def _decide(request: Request, operation: Factory, *, inline: bool) -> JSONResponse:
     remit, p = await _evaluator(request)
     receipts: list[Receipt] = []
     run = operation(remit, p, receipts)
