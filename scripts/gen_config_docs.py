@@ -131,8 +131,8 @@ def _default(info: FieldInfo) -> str:
 
 
 def _markdown(text: str) -> str:
-    """reStructuredText literals (``x``) to Markdown (`x`)."""
-    return re.sub(r"``(.+?)``", r"`\1`", text)
+    """reStructuredText literals (``x``) to Markdown (`x`), on one line (a table cell)."""
+    return re.sub(r"``(.+?)``", r"`\1`", " ".join(text.split()))
 
 
 def main(argv: list[str] | None = None) -> int:

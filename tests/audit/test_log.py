@@ -14,6 +14,7 @@ import pytest
 from remit.audit.log import AuditLog, AuditUnavailable
 from remit.audit.service import ChainAppender
 from remit.container import Remit
+from remit.errors import StoreError
 from remit.store.audit import AuditStore
 
 
@@ -106,7 +107,7 @@ def test_when_the_log_cannot_keep_up_callers_are_refused_and_counted(remit: Remi
             accepted = [log.record(_body(i)) for i in range(5)]
             with pytest.raises(AuditUnavailable) as refused:
                 log.record(_body(99))
-            assert refused.value.status == 503
+            assert refused.value.code == "audit_unavailable" and isinstance(refused.value, StoreError)  # HTTP 503
             assert log.stats.refused == 1
         for r in accepted:
             r.result(10)  # nothing accepted is lost

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from remit.admin.access import AdminPrincipal
+import pytest
+
+from remit.admin.access import AdminPrincipal, AdminRole
+from remit.audit.log import AuditUnavailable
 from remit.audit.record import MASK
 from remit.container import Remit
 from remit.paging import PageRequest
+from remit.policy import Authorizer
 from remit.registry.models import Permission, ResourceKind
 from remit.registry.service import AgentDraft, ResourceDraft, RoleDraft, UserDraft
 from remit.store.audit import AuditFilter
+from tests.api.conftest import serve
 from tests.conftest import OwnerFactory
 
 POLICY = '@id("no-risky")\nforbid(principal, action, resource) when { context has risk && context.risk > 80 };'
@@ -69,3 +74,26 @@ def test_an_owner_reads_the_records_of_their_own_agents_changes_included(
     assert sorted((r["kind"], r["action"]) for r in seen) == [("change", "agent.create"), ("decision", "call_tool")]
     assert {r.get("owner") or r["principal"]["owner"] for r in seen} == {"alice"}
     assert {r.get("target", r.get("principal", {})).get("id") for r in seen} == {"bot"}
+
+
+def test_a_decision_the_log_cannot_take_is_refused_with_503_not_answered(remit: Remit, admin: AdminPrincipal) -> None:
+    _estate(remit, admin)
+    with serve(remit) as live:
+        _, secret = remit.admin_tokens.create(admin, name="pep", role=AdminRole.PEP)
+        body = {
+            "subject": {"type": "agent", "id": "bot"},
+            "action": {"name": "call_tool"},
+            "resource": {"type": "tool", "id": "helpdesk.get"},
+            "context": {"risk": 1},
+        }
+        with live.client(secret) as pep:
+            assert pep.post("/access/v1/evaluation", json=body).json()["decision"] is True
+            remit.audit_log.stop()  # the writer is gone: nothing can be recorded
+            refused = pep.post("/access/v1/evaluation", json=body)
+            assert refused.status_code == 503
+            assert refused.json()["code"] == "audit_unavailable"
+            assert "decision" not in refused.json()
+    # in process too: the decision is not returned (remit.authorizer() would restart the log; this one does not)
+    authz = Authorizer(remit.pdp, recorder=remit.decision_recorder)
+    with pytest.raises(AuditUnavailable):
+        authz.check(("agent", "bot"), "call_tool", ("tool", "helpdesk.get"))

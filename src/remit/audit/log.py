@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from remit.audit.record import Masker
-from remit.errors import RemitError
+from remit.errors import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +39,10 @@ Receipt = Future[None]
 Json = dict[str, Any]
 
 
-class AuditUnavailable(RemitError):
-    """The audit log cannot take or keep this record: the request it belongs to is refused (fail closed)."""
+class AuditUnavailable(StoreError):
+    """The audit log cannot take or keep this record: the request it belongs to is refused (fail closed).
+    A ``StoreError``, so every edge answers it as unavailable (HTTP 503), never as an internal error."""
 
-    status = 503
     code = "audit_unavailable"
 
     def __init__(self, message: str = "the audit log is unavailable; the request was refused, retry later") -> None:
