@@ -83,6 +83,10 @@ def _done() -> Receipt:
 _DONE = _done()
 
 
+def _spool_line(body: Json) -> bytes:
+    return (json.dumps(body, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+
+
 class AuditLog:
     def __init__(
         self,
@@ -124,6 +128,11 @@ class AuditLog:
     def record(self, body: Json) -> Receipt:
         """Mask and queue one record (see the module). Raises ``AuditUnavailable`` when full or stopped."""
         masked = self.masker.mask(body)
+        # Serialised before the lock is taken: only the write itself must be ordered with the queue (see _commit).
+        try:
+            line = _spool_line(masked) if self._spool_fd is not None else None
+        except (TypeError, ValueError):  # not JSON: raised again below, after the checks, as before
+            line = None
         with self._lock:
             if self._stop or self._thread is None:
                 self.stats.refused += 1
@@ -132,7 +141,7 @@ class AuditLog:
                 self.stats.refused += 1
                 raise AuditUnavailable("the audit log is behind; the request was refused, retry later")
             if self._spool_fd is not None:
-                self._spool_write(masked)
+                self._spool_write(line if line is not None else _spool_line(masked))
             self._pending.append(masked)
             self.stats.recorded += 1
             receipt = self._receipt
@@ -265,9 +274,8 @@ class AuditLog:
 
     # -- the spool ------------------------------------------------------------------------------------------
 
-    def _spool_write(self, body: Json) -> None:
+    def _spool_write(self, line: bytes) -> None:
         assert self._spool_fd is not None
-        line = (json.dumps(body, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
         written = os.write(self._spool_fd, line)
         if written != len(line):  # pragma: no cover - a full disk
             raise AuditUnavailable("the audit spool could not be written; the request was refused")

@@ -13,9 +13,10 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from operator import itemgetter
+from typing import Any, cast
 
-from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy import Engine, Table, delete, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -71,25 +72,65 @@ def append_in(
     each. Writes a checkpoint after the last one if the policy says one is due."""
     if not bodies:
         return []
-    head = session.execute(select(AuditHeadRow).where(AuditHeadRow.id == HEAD_ID).with_for_update()).scalar_one()
-    seq, prev = head.seq, head.hash
-    rows: list[dict[str, Any]] = []
+    seq, prev, checkpoint_seq = session.execute(_READ_HEAD).one()
+    rows: list[tuple[Any, ...]] = []
     out: list[tuple[int, str]] = []
     for body in bodies:
         seq += 1
         full = with_seq(body, seq)
         text = canonical(full)
         digest = link(prev, text)
-        rows.append({**index_columns(full), "seq": seq, "text": text, "prev_hash": prev, "hash": digest})
+        rows.append((seq, *_indexed(index_columns(full)), text, prev, digest))
         out.append((seq, digest))
         prev = digest
-    session.execute(insert(AuditRow), rows)
+    _insert(session, rows)
     values: dict[str, Any] = {"seq": seq, "hash": prev}
-    if checkpoint is not None and seq - head.checkpoint_seq >= checkpoint.every:
-        at = now or rows[-1]["at"]
+    if checkpoint is not None and seq - checkpoint_seq >= checkpoint.every:
+        at = now or rows[-1][_AT]
         values.update(write_checkpoint(session, seq, prev, at, checkpoint.signer))
-    session.execute(update(AuditHeadRow).where(AuditHeadRow.id == HEAD_ID).values(**values))
+    session.connection().execute(_WRITE_HEAD, values)
     return out
+
+
+# The head row through Core statements built once: the ORM's entity load and its bulk update (synchronising the
+# session) cost more than the rest of a small batch. Nothing else in an appending session holds the head row.
+_HEAD = cast(Table, AuditHeadRow.__table__)
+_READ_HEAD = select(_HEAD.c.seq, _HEAD.c.hash, _HEAD.c.checkpoint_seq).where(_HEAD.c.id == HEAD_ID).with_for_update()
+_WRITE_HEAD = update(_HEAD).where(_HEAD.c.id == HEAD_ID)
+
+
+#: the indexed columns, named by ``index_columns`` itself (a minimal record gives every key)
+_INDEXED = tuple(index_columns({"id": "", "at": "", "kind": "", "action": ""}))
+_indexed = itemgetter(*_INDEXED)
+#: the columns of one record's row, in the order ``append_in`` builds them
+_COLUMNS = ("seq", *_INDEXED, "text", "prev_hash", "hash")
+_AT = _COLUMNS.index("at")
+_ALLOWED = _COLUMNS.index("allowed")
+#: the batch insert's SQL, per (dialect, paramstyle)
+_INSERT_SQL: dict[tuple[str, str], str] = {}
+
+
+def _insert(session: Session, rows: list[tuple[Any, ...]]) -> None:
+    """One ``executemany`` on the DBAPI cursor of the session's connection (so in its transaction).
+
+    The ORM's bulk insert costs more per row than the hashing and the database together (it builds and binds a
+    dict per row); rows that need a column type's conversion (an ``allowed`` that is not a bool or None) still go
+    through it, so that they are stored, or refused, exactly as before."""
+    conn = session.connection()
+    dialect = conn.dialect
+    key = (dialect.name, dialect.paramstyle)
+    sql = _INSERT_SQL.get(key)
+    if sql is None and dialect.paramstyle in ("qmark", "format", "pyformat"):
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        quote = dialect.identifier_preparer
+        names = ", ".join(quote.quote(c) for c in _COLUMNS)
+        marks = ", ".join([mark] * len(_COLUMNS))
+        table = quote.format_table(AuditRow.__table__)
+        sql = _INSERT_SQL[key] = f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608 - no input
+    if sql is None or not all(r[_ALLOWED] is None or type(r[_ALLOWED]) is bool for r in rows):
+        session.execute(insert(AuditRow), [dict(zip(_COLUMNS, r, strict=True)) for r in rows])
+        return
+    conn.exec_driver_sql(sql, rows)
 
 
 def write_checkpoint(session: Session, seq: int, hash_: str, at: str, signer: Signer) -> dict[str, Any]:
