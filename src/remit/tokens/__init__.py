@@ -1,0 +1,1 @@
+"""Token service: issuing, verifying, keys, OAuth errors."""
