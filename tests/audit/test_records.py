@@ -73,7 +73,7 @@ def test_an_owner_reads_the_records_of_their_own_agents_changes_included(
     seen = remit.audit.query(make_owner("alice"), AuditFilter(), PageRequest(limit=50)).items
     assert sorted((r["kind"], r["action"]) for r in seen) == [("change", "agent.create"), ("decision", "call_tool")]
     assert {r.get("owner") or r["principal"]["owner"] for r in seen} == {"alice"}
-    assert {r.get("target", r.get("principal", {})).get("id") for r in seen} == {"bot"}
+    assert {(r.get("target") or r["principal"])["id"] for r in seen} == {"bot"}
 
 
 def test_a_decision_the_log_cannot_take_is_refused_with_503_not_answered(remit: Remit, admin: AdminPrincipal) -> None:
