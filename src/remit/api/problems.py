@@ -27,6 +27,7 @@ from remit.errors import (
     ValidationError,
 )
 from remit.policy.errors import PolicySyntaxError, PolicyValidationError
+from remit.tokens.errors import TokenError
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +71,20 @@ def status_of(exc: RemitError) -> int:
     return 500
 
 
+def oauth_error_response(exc: TokenError) -> JSONResponse:
+    """An OAuth error as its RFC says: ``{error, error_description}``, never cached, and on 401 a
+    ``WWW-Authenticate`` challenge naming the error (RFC 6749 §5.2, RFC 6750 §3)."""
+    headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+    if exc.status == 401:
+        description = exc.message.encode("ascii", "replace").decode().replace("\\", "\\\\").replace('"', '\\"')
+        headers["WWW-Authenticate"] = f'Bearer realm="remit", error="{exc.code}", error_description="{description}"'
+    return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
+
+
 async def _remit_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RemitError)
+    if isinstance(exc, TokenError):
+        return oauth_error_response(exc)
     status = status_of(exc)
     if status >= 500:
         log.error("request failed: %s", exc.code, exc_info=exc.__cause__ or exc)
