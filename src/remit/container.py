@@ -28,6 +28,7 @@ from remit.store import migrate
 from remit.store.audit import AuditStore
 from remit.store.db import make_engine
 from remit.store.repository import SqlStore
+from remit.tokens.keyservice import SigningKeyService
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,7 @@ class Remit:
     decision_recorder: DecisionRecorder
     metrics: Metrics
     tracing: Tracing | None  #: None when tracing is off
+    signing_keys: SigningKeyService  #: token signing keys, shared through the store
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock | None = None, migrate_schema: bool = True) -> Remit:
@@ -106,6 +108,7 @@ class Remit:
             decision_recorder=DecisionRecorder(audit_log, clock, context_max_bytes=a.context_max_bytes),
             metrics=metrics,
             tracing=tracing,
+            signing_keys=SigningKeyService.from_settings(settings, store, clock, revision=refresher.observed_revision),
         )
 
     def authorizer(self) -> Authorizer:

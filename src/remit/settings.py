@@ -12,7 +12,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -90,6 +90,36 @@ class ObservabilitySettings(BaseModel):
     """Share of new traces recorded; a request in a caller's trace follows the caller's sampling choice."""
 
 
+class TokenSettings(BaseModel):
+    """The token service (section ``tokens``): the issuer, token lifetimes and the signing keys."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    issuer: str = Field(default="http://127.0.0.1:8400", pattern=r"^https?://[^\s?#]+$", max_length=2000)
+    """The ``iss`` of every token, and the base URL of ``/.well-known/jwks.json``. Default ``http://<host>:<port>``;
+    set it to the URL agents and resource servers reach (the same on every server)."""
+    signing_alg: Literal["EdDSA", "ES256"] = "EdDSA"
+    """The algorithm of new signing keys: Ed25519 (``EdDSA``) or ECDSA P-256 (``ES256``). A change applies at the
+    next start: the active key is rotated to the new algorithm (the old one keeps verifying)."""
+    access_token_seconds: int = Field(default=300, ge=10, le=86_400)
+    """How long an access token lives unless a shorter lifetime is asked for."""
+    max_access_token_seconds: int = Field(default=3600, ge=10, le=86_400)
+    """The longest lifetime any token gets. A retired signing key keeps verifying this long after its retirement
+    (plus a minute of clock leeway), so every token it signed can still be checked."""
+    key_rotation_days: int = Field(default=30, ge=1, le=3650)
+    """The active signing key is replaced automatically once it is this old."""
+    kek_file: Path | None = None
+    """File holding the key-encryption key (base64url of 32 random bytes), mode 0600, that encrypts the signing
+    keys' private halves in the database. Unset: ``REMIT_KEY_ENCRYPTION_KEY``, or else ``<home>/keys/kek``, created
+    on first use. Every server of one PostgreSQL store needs the same key-encryption key."""
+
+    @model_validator(mode="after")
+    def _check(self) -> TokenSettings:
+        if self.access_token_seconds > self.max_access_token_seconds:
+            raise ValueError("tokens.access_token_seconds must not exceed tokens.max_access_token_seconds")
+        return self
+
+
 class Settings(BaseSettings):
     """Root settings. Environment: ``REMIT_<FIELD>``, nested ``REMIT_API__MAX_BODY_BYTES``."""
 
@@ -122,9 +152,30 @@ class Settings(BaseSettings):
     """Bring the database schema to the latest version when the server starts."""
     policy_refresh_seconds: float = Field(default=0.25, gt=0, le=60)
     """How often a server checks the store for policy and registry changes (they apply within this time)."""
+    key_encryption_key: SecretStr | None = None
+    """The key-encryption key (base64url or base64 of 32 random bytes) that encrypts the signing keys' private
+    halves in the database; set it from a secret store, the same on every server. Or use ``tokens.kek_file``."""
     api: ApiSettings = ApiSettings()
     audit: AuditSettings = AuditSettings()
     observability: ObservabilitySettings = ObservabilitySettings()
+    tokens: TokenSettings = TokenSettings()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_issuer(cls, data: Any) -> Any:
+        """``tokens.issuer`` defaults to this server's own address, ``http://<host>:<port>``."""
+        if not isinstance(data, dict):
+            return data
+        tokens = data.get("tokens")
+        if isinstance(tokens, TokenSettings):
+            if "issuer" in tokens.model_fields_set:
+                return data
+            return {**data, "tokens": tokens.model_copy(update={"issuer": _own_url(data)})}
+        if tokens is None:
+            tokens = {}
+        if not isinstance(tokens, dict) or tokens.get("issuer") is not None:
+            return data  # given, or not a section at all: validation says what is wrong
+        return {**data, "tokens": {**tokens, "issuer": _own_url(data)}}
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -161,6 +212,12 @@ class Settings(BaseSettings):
         if toml is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml))
         return tuple(sources)
+
+
+def _own_url(data: dict[str, Any]) -> str:
+    host = str(data.get("host") or Settings.model_fields["host"].default)
+    port = data.get("port") or Settings.model_fields["port"].default
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 #: the ``remit.toml`` chosen by the ``load_settings`` call in progress (a context variable, not a global):

@@ -88,6 +88,8 @@ TARGETS: dict[Act, list[Target]] = {
     Act.ADMIN_TOKEN_READ: [None],
     Act.ADMIN_TOKEN_REVOKE: [None],
     Act.METRICS_READ: [None],
+    Act.KEY_READ: [None],
+    Act.KEY_ROTATE: [None],
 }
 
 #: what the auditor may do: every read, and ask for decisions; nothing else
@@ -102,6 +104,7 @@ AUDITOR_ALLOWED = {
     Act.DECISION_EVALUATE,
     Act.AUDIT_READ,
     Act.METRICS_READ,
+    Act.KEY_READ,
 }
 
 #: the owner alice: (act, target) -> outcome; written out by hand, one row per case
@@ -154,6 +157,8 @@ OWNER_TABLE: dict[tuple[Act, Target], Outcome] = {
     (Act.ADMIN_TOKEN_READ, None): "forbidden",
     (Act.ADMIN_TOKEN_REVOKE, None): "forbidden",
     (Act.METRICS_READ, None): "forbidden",
+    (Act.KEY_READ, None): "forbidden",
+    (Act.KEY_ROTATE, None): "forbidden",  # signing keys are an admin's: rotation changes every token
 }
 
 CASES = [(act, target) for act, targets in TARGETS.items() for target in targets]

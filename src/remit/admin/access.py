@@ -64,6 +64,8 @@ class Act(StrEnum):
     ADMIN_TOKEN_READ = "admin_token.read"  # noqa: S105
     ADMIN_TOKEN_REVOKE = "admin_token.revoke"  # noqa: S105
     METRICS_READ = "metrics.read"  #: ``GET /metrics``: operational counters, no registry or audit content
+    KEY_READ = "key.read"  #: the token signing keys' public halves and life cycle
+    KEY_ROTATE = "key.rotate"  #: a new active signing key (and, optionally, revoking the old one)
 
     @property
     def is_read(self) -> bool:

@@ -11,7 +11,19 @@ from remit import __version__
 from remit.api import problems
 from remit.api.limits import BodySizeLimit
 from remit.api.request_id import RequestIdEcho
-from remit.api.routes import admin, agents, audit, authzen, health, metrics, policies, resources, roles, users
+from remit.api.routes import (
+    admin,
+    agents,
+    audit,
+    authzen,
+    health,
+    keys,
+    metrics,
+    policies,
+    resources,
+    roles,
+    users,
+)
 from remit.container import Remit
 from remit.settings import Settings
 
@@ -21,6 +33,14 @@ def create_app(settings: Settings, *, remit: Remit | None = None) -> FastAPI:
     leaves closing it to the caller."""
     owned = remit is None
     wired = remit or Remit.from_settings(settings, migrate_schema=settings.migrate_on_start)
+    try:
+        # A key-encryption key that cannot work fails here, as a clear error, not in every request or in the server's
+        # start-up hook (which would print a traceback).
+        wired.signing_keys.prepare()
+    except BaseException:
+        if owned:
+            wired.close()
+        raise
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -45,7 +65,7 @@ def create_app(settings: Settings, *, remit: Remit | None = None) -> FastAPI:
     app.state.remit = wired
     problems.install(app)
     # The decision endpoints first: the router tries routes in order, and they carry the traffic.
-    for module in (authzen, health, agents, users, roles, resources, admin, policies, metrics, audit):
+    for module in (authzen, health, agents, users, roles, resources, admin, policies, metrics, audit, keys):
         app.include_router(module.router)
     app.router.routes[0:0] = authzen.fast_routes()
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes, bad_request_prefixes=("/access/",))

@@ -30,6 +30,7 @@ from remit.registry.models import AgentAction
 from remit.registry.ports import AgentFilter, EventFilter, ResourceFilter, RoleFilter, UserFilter
 
 if TYPE_CHECKING:  # the store module brings SQLAlchemy: only audit commands need it at run time
+    from remit.api.schemas.keys import KeyRotateRequest  # brings cryptography: only key commands need it
     from remit.store.audit import AuditFilter
 
 Json = dict[str, Any]
@@ -125,6 +126,15 @@ class Backend(Protocol):
         ...
 
     def audit_public_key(self) -> Json: ...
+
+    def list_keys(self) -> Listing:
+        """Every token signing key, newest first (``GET /v1/keys``): one page holds them all."""
+        ...
+
+    def rotate_keys(self, req: KeyRotateRequest) -> Json: ...
+    def jwks(self) -> Json:
+        """The published JWK Set (``GET /.well-known/jwks.json``)."""
+        ...
 
     def close(self) -> None: ...
 

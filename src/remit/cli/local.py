@@ -22,6 +22,7 @@ from remit.api.schemas.admin import (
 )
 from remit.api.schemas.agents import AgentCreateRequest, AgentResponse, AgentUpdateRequest
 from remit.api.schemas.common import StatusChangeRequest
+from remit.api.schemas.keys import KeyResponse, KeyRotateRequest, KeyRotateResponse
 from remit.api.schemas.policies import (
     ActivateRequest,
     DiffResponse,
@@ -275,6 +276,22 @@ class LocalBackend:
 
         key = self._remit.audit.public_key
         return dump(PublicKeyResponse(key_id=key.key_id, pem=key.pem()))
+
+    # -- token signing keys ----------------------------------------------------------------------------------
+
+    def list_keys(self) -> Listing:
+        now = self._remit.clock.now()
+        keys = self._remit.signing_keys.list(self._p)
+        return Listing(items=[dump(KeyResponse.of(k, now)) for k in keys], next_cursor=None)
+
+    def rotate_keys(self, req: KeyRotateRequest) -> Json:
+        rotation = self._remit.signing_keys.rotate(self._p, reason=req.reason, revoke_previous=req.revoke_previous)
+        now = self._remit.clock.now()
+        retired = KeyResponse.of(rotation.retired, now) if rotation.retired is not None else None
+        return dump(KeyRotateResponse(active=KeyResponse.of(rotation.active, now), retired=retired))
+
+    def jwks(self) -> Json:
+        return self._remit.signing_keys.jwks()
 
     # the local operator only: no HTTP equivalent
 

@@ -16,6 +16,7 @@ from remit.cli import (
     demo,
     entities,
     events,
+    keys,
     output,
     policies,
     resources,
@@ -77,6 +78,7 @@ app.add_typer(policies.app, name="policy")
 app.add_typer(entities.app, name="entities")
 app.add_typer(db.app, name="db")
 app.add_typer(audit.app, name="audit")
+app.add_typer(keys.app, name="keys")
 app.command("init")(db.init)
 app.command("serve")(serve.serve)
 app.command("demo")(demo.demo)

@@ -50,6 +50,7 @@ from remit.registry.models import AgentAction
 from remit.registry.ports import AgentFilter, EventFilter, ResourceFilter, RoleFilter, UserFilter
 
 if TYPE_CHECKING:
+    from remit.api.schemas.keys import KeyRotateRequest
     from remit.store.audit import AuditFilter
 
 #: server error codes -> the errors the services raise locally
@@ -323,6 +324,17 @@ class RemoteBackend:
 
     def audit_public_key(self) -> Json:
         return self._json("GET", "/v1/audit/public-key")
+
+    # -- token signing keys ----------------------------------------------------------------------------------
+
+    def list_keys(self) -> Listing:
+        return self._list("/v1/keys", {}, PageArgs())
+
+    def rotate_keys(self, req: KeyRotateRequest) -> Json:
+        return self._json("POST", "/v1/keys/rotate", body=_body(req))
+
+    def jwks(self) -> Json:
+        return self._json("GET", "/.well-known/jwks.json")
 
     # -- HTTP -----------------------------------------------------------------------------------------------
 

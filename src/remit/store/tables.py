@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, MetaData, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, MetaData, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from remit.store.types import Json, UTCDateTime
@@ -226,3 +226,32 @@ class AuditHeadRow(Base):
     checkpoint_at: Mapped[str] = mapped_column(String(32))
     first_seq: Mapped[int] = mapped_column(BigInteger)  #: the oldest record kept
     first_prev_hash: Mapped[str] = mapped_column(String(64))  #: its predecessor's hash (genesis until pruned)
+
+
+class SigningKeyRow(Base):
+    """A token signing key. The public half as a JWK; the private half sealed with the key-encryption key while the
+    key is active, and erased when it retires (it never signs again). At most one row is active."""
+
+    __tablename__ = "signing_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)  #: RFC 7638 thumbprint of the public key
+    alg: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))  #: active or retired
+    public_jwk: Mapped[dict[str, Any]]
+    private_enc: Mapped[str | None] = mapped_column(Text)  #: ``remit.tokens.kek`` sealed PKCS #8; None once retired
+    kek_id: Mapped[str | None] = mapped_column(String(32))  #: which key-encryption key sealed it
+    created_at: Mapped[datetime]
+    activated_at: Mapped[datetime | None]
+    retired_at: Mapped[datetime | None]
+    verify_until: Mapped[datetime | None]
+
+    __table_args__ = (
+        # the backstop under the lock every key change takes: a second active key cannot be committed
+        Index(
+            "uq_signing_keys_active",
+            "status",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
+    )
