@@ -34,3 +34,11 @@ def test_a_400_has_no_challenge_and_a_description_is_kept_ascii_in_the_header() 
     assert "www-authenticate" not in headers
     status, headers, _ = _render(InvalidClient("clé inconnue"))
     assert status == 401 and 'error_description="cl? inconnue"' in headers["www-authenticate"]
+
+
+def test_a_configuration_error_does_not_tell_the_caller_its_details() -> None:
+    from remit.errors import ConfigurationError
+
+    status, _, body = _render(ConfigurationError("the KEK file /srv/remit/keys/kek is readable by others"))
+    assert status == 500
+    assert body["code"] == "internal_error" and "/srv" not in body["message"]

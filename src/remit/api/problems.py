@@ -87,7 +87,11 @@ async def _remit_error(_request: Request, exc: Exception) -> JSONResponse:
         return oauth_error_response(exc)
     status = status_of(exc)
     if status >= 500:
-        log.error("request failed: %s", exc.code, exc_info=exc.__cause__ or exc)
+        log.error("request failed: %s: %s", exc.code, exc.message, exc_info=exc.__cause__ or exc)
+    if isinstance(exc, ConfigurationError):  # its message names files and settings: for the log, not the caller
+        return error_response(
+            status, "internal_error", "the server is misconfigured; its operator can see why in its log"
+        )
     response = error_response(status, exc.code, exc.message, exc.field)
     if isinstance(exc, PolicyValidationError):
         body: dict[str, Any] = {"code": exc.code, "message": exc.message, "field": exc.field, "problems": exc.problems}
