@@ -10,7 +10,6 @@ than a 422. PEPs authenticate with an admin bearer token of role ``pep`` (or ``a
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from time import perf_counter
 from typing import Annotated, Any
@@ -24,6 +23,7 @@ from starlette.routing import Route
 
 from remit.admin.access import Act, AdminPrincipal, authorize
 from remit.api.deps import authenticate
+from remit.api.durable import durable
 from remit.api.problems import status_of
 from remit.api.schemas import authzen as wire
 from remit.api.schemas.common import ErrorBody
@@ -143,7 +143,7 @@ async def _decide(request: Request, operation: Factory, *, inline: bool) -> JSON
         answer = await run_in_threadpool(run, p, body)
     # Released only once every decision in it is durably in the audit log (sync mode; see remit.audit.log).
     for receipt in receipts:
-        await asyncio.wrap_future(receipt)
+        await durable(receipt)
     return JSONResponse(answer)
 
 

@@ -1,0 +1,39 @@
+"""Awaiting audit receipts on the event loop, one wake-up per batch rather than one per request.
+
+Every decision recorded in one batch shares one receipt (a ``concurrent.futures.Future``; see
+``remit.audit.log``). ``asyncio.wrap_future`` would register a callback per awaiting request, and each would
+wake the loop from the writer thread on its own; here the first request to wait on a receipt creates the one
+``asyncio.Future`` that all of them await, and the writer wakes the loop once for the whole batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import Future
+from weakref import WeakKeyDictionary
+
+_bridges: WeakKeyDictionary[Future[None], asyncio.Future[None]] = WeakKeyDictionary()
+
+
+def _settle(target: asyncio.Future[None], source: Future[None]) -> None:
+    if target.done():
+        return
+    error = source.exception()
+    if error is not None:
+        target.set_exception(error)
+    else:
+        target.set_result(None)
+
+
+async def durable(receipt: Future[None]) -> None:
+    """Return once ``receipt`` has resolved; raise what it failed with (``AuditUnavailable``)."""
+    if receipt.done():
+        receipt.result()
+        return
+    bridge = _bridges.get(receipt)
+    if bridge is None:
+        loop = asyncio.get_running_loop()
+        bridge = loop.create_future()
+        _bridges[receipt] = bridge
+        receipt.add_done_callback(lambda done: loop.call_soon_threadsafe(_settle, bridge, done))
+    await asyncio.shield(bridge)
