@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import socket
-import sys
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -32,7 +30,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import uvicorn
+from common import serve_announcing_port
 
 from remit.api.app import create_app
 from remit.container import Remit
@@ -78,23 +76,7 @@ def main() -> None:
     parser.add_argument("--record", choices=("sync", "async", "off", "tick"), required=True)
     args = parser.parse_args()
     app = build_app(args.home, args.record)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-    server = uvicorn.Server(config)
-
-    # Announce the port once uvicorn has started (lifespan done: the policy state is compiled, the log started).
-    original = server.startup
-
-    async def startup(sockets: list[socket.socket] | None = None) -> None:
-        await original(sockets=sockets)
-        print(f"PORT {port}", flush=True)
-
-    server.startup = startup  # type: ignore[method-assign]
-    server.run(sockets=[sock])
-    sys.exit(0)
+    serve_announcing_port(app)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ import cedarpy
 import estate as est
 import http_load
 import httpx
+from common import TARGETS, Target, cpu_seconds, percentile, summary_table, target
 from rich.console import Console
 from rich.table import Table
 
@@ -67,48 +68,7 @@ console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
 # -- targets ------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
-    name: str
-    ratio: float | None  #: None: not measured in this run
-    limit: float
-    at_least: bool = False  #: the ratio must be >= limit (throughput) rather than <= (latency)
-    note: str = ""
-
-    @property
-    def met(self) -> bool | None:
-        if self.ratio is None:
-            return None
-        return self.ratio >= self.limit if self.at_least else self.ratio <= self.limit
-
-    @property
-    def wanted(self) -> str:
-        return f"{'≥' if self.at_least else '≤'} {self.limit:.2f}x"
-
-    @property
-    def verdict(self) -> str:
-        met = self.met
-        return "[dim]n/a[/dim]" if met is None else "[green]PASS[/green]" if met else "[red]FAIL[/red]"
-
-
-TARGETS: list[Target] = []
-
-
-def target(name: str, ratio: float | None, limit: float, *, at_least: bool = False, note: str = "") -> Target:
-    t = Target(name, ratio, limit, at_least, note)
-    TARGETS.append(t)
-    return t
-
-
 # -- statistics ---------------------------------------------------------------------------------------------
-
-
-def percentile(sorted_values: Sequence[int], q: float) -> float:
-    """Nearest-rank percentile of already sorted values."""
-    if not sorted_values:
-        return float("nan")
-    k = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
-    return float(sorted_values[k])
 
 
 @dataclass
@@ -498,15 +458,6 @@ def start_server(home: Path, token: str) -> tuple[subprocess.Popen[str], int]:
     raise RuntimeError("the benchmark server did not start (see its output above)")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process, from /proc (Linux); 0 elsewhere."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def measure_http(
     config: Config,
     home: Path,
@@ -650,16 +601,7 @@ def http_table(endpoints: list[Endpoint], config: Config, concurrency: int) -> N
 
 
 def summary() -> None:
-    table = Table(title="Targets")
-    for col in ("target", "ratio", "wanted", ""):
-        table.add_column(col, justify="left" if col == "target" else "right")
-    for t in TARGETS:
-        ratio = "—" if t.ratio is None else f"{t.ratio:.2f}x"
-        table.add_row(t.name + (f" [dim]({t.note})[/dim]" if t.note else ""), ratio, t.wanted, t.verdict)
-    console.print(table)
-    measured = [t for t in TARGETS if t.met is not None]
-    met = sum(1 for t in measured if t.met)
-    console.print(f"[bold]{met} of {len(measured)} measured targets met[/bold]" + _missing())
+    summary_table(console, _missing())
 
 
 def _missing() -> str:

@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import sys
 from pathlib import Path
 from typing import Any
 
 import cedarpy
-import uvicorn
+from common import serve_announcing_port
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -95,23 +94,7 @@ def main() -> None:
     args = parser.parse_args()
     token = sys.stdin.readline().strip()  # the PEP token, not on the command line
     app = build_app(args.home, token)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-    server = uvicorn.Server(config)
-
-    # Announce the port once uvicorn has started (lifespan done: the policy state is compiled).
-    original = server.startup
-
-    async def startup(sockets: list[socket.socket] | None = None) -> None:
-        await original(sockets=sockets)
-        print(f"PORT {port}", flush=True)
-
-    server.startup = startup  # type: ignore[method-assign]
-    server.run(sockets=[sock])
-    sys.exit(0)
+    serve_announcing_port(app)
 
 
 if __name__ == "__main__":
