@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -47,7 +48,8 @@ def create_app(settings: Settings, *, remit: Remit | None = None) -> FastAPI:
         # Compile the policy state before the first request, then follow changes made by any server or the CLI.
         wired.refresher.refresh(force=True)
         wired.refresher.start()
-        wired.audit_log.start()  # replays the async spool, if any, before the first request
+        # replays the async spool, if any, before the first request; commits on this event loop
+        wired.audit_log.start(loop=asyncio.get_running_loop())
         try:
             yield
         finally:
