@@ -25,9 +25,11 @@ from remit.policy.sinks import log_would_deny
 from remit.registry.service import RegistryService
 from remit.settings import Settings
 from remit.store import migrate
+from remit.store.agentkeys import AgentKeyStore
 from remit.store.audit import AuditStore
 from remit.store.db import make_engine
 from remit.store.repository import SqlStore
+from remit.tokens.agentkeyservice import AgentKeyService
 from remit.tokens.keyservice import SigningKeyService
 
 
@@ -50,6 +52,7 @@ class Remit:
     metrics: Metrics
     tracing: Tracing | None  #: None when tracing is off
     signing_keys: SigningKeyService  #: token signing keys, shared through the store
+    agent_keys: AgentKeyService  #: agents' public keys for private_key_jwt
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock | None = None, migrate_schema: bool = True) -> Remit:
@@ -109,6 +112,7 @@ class Remit:
             metrics=metrics,
             tracing=tracing,
             signing_keys=SigningKeyService.from_settings(settings, store, clock, revision=refresher.observed_revision),
+            agent_keys=AgentKeyService(AgentKeyStore(store), clock),
         )
 
     def authorizer(self) -> Authorizer:

@@ -66,6 +66,9 @@ TARGETS: dict[Act, list[Target]] = {
     Act.AGENT_RESUME: [OWN_SUSPENDED, OWN_QUARANTINED, OTHERS],
     Act.AGENT_QUARANTINE: [OWN, OWN_SUSPENDED, OTHERS],
     Act.AGENT_RETIRE: [OWN, OWN_QUARANTINED, OTHERS],
+    Act.AGENT_KEY_ADD: [OWN, OWN_QUARANTINED, OTHERS],
+    Act.AGENT_KEY_READ: [OWN, OWN_QUARANTINED, OTHERS],
+    Act.AGENT_KEY_REVOKE: [OWN, OWN_QUARANTINED, OTHERS],
     Act.USER_CREATE: [None],
     Act.USER_READ: [SELF, OTHER_USER],
     Act.USER_UPDATE: [SELF, OTHER_USER],
@@ -95,6 +98,7 @@ TARGETS: dict[Act, list[Target]] = {
 #: what the auditor may do: every read, and ask for decisions; nothing else
 AUDITOR_ALLOWED = {
     Act.AGENT_READ,
+    Act.AGENT_KEY_READ,
     Act.USER_READ,
     Act.ROLE_READ,
     Act.RESOURCE_READ,
@@ -133,6 +137,15 @@ OWNER_TABLE: dict[tuple[Act, Target], Outcome] = {
     (Act.AGENT_RETIRE, OWN): "allow",
     (Act.AGENT_RETIRE, OWN_QUARANTINED): "allow",
     (Act.AGENT_RETIRE, OTHERS): "not_found",
+    (Act.AGENT_KEY_ADD, OWN): "allow",
+    (Act.AGENT_KEY_ADD, OWN_QUARANTINED): "forbidden",  # a new key waits for the quarantine's release
+    (Act.AGENT_KEY_ADD, OTHERS): "not_found",
+    (Act.AGENT_KEY_READ, OWN): "allow",
+    (Act.AGENT_KEY_READ, OWN_QUARANTINED): "allow",
+    (Act.AGENT_KEY_READ, OTHERS): "not_found",
+    (Act.AGENT_KEY_REVOKE, OWN): "allow",
+    (Act.AGENT_KEY_REVOKE, OWN_QUARANTINED): "allow",  # revoking stays open: it only takes access away
+    (Act.AGENT_KEY_REVOKE, OTHERS): "not_found",
     (Act.USER_CREATE, None): "forbidden",
     (Act.USER_READ, SELF): "allow",
     (Act.USER_READ, OTHER_USER): "not_found",

@@ -6,7 +6,8 @@ Human admin roles:
 * ``auditor`` reads everything and may ask for decisions; changes nothing.
 * ``pep``     a policy enforcement point (gateway, SDK, external PEP): asks for decisions and reads the
   metrics (``GET /metrics``, so that a PEP's token can serve a scraper too), nothing else.
-* ``owner``   registers agents in their own name and manages only the agents they own; reads the catalogue
+* ``owner``   registers agents in their own name and manages only the agents they own (and their keys, except
+  adding one to a quarantined agent); reads the catalogue
   (roles, resources) and their own user record. Cannot transfer an agent to another owner, change what
   policies read about it (clearance, risk tier, environment, team, attributes) or its review date, change
   roles or resources, or lift a quarantine (a security response stays with admins).
@@ -42,6 +43,9 @@ class Act(StrEnum):
     AGENT_RESUME = "agent.resume"
     AGENT_QUARANTINE = "agent.quarantine"
     AGENT_RETIRE = "agent.retire"
+    AGENT_KEY_ADD = "agent_key.add"  #: register a public key the agent authenticates with (private_key_jwt)
+    AGENT_KEY_READ = "agent_key.read"
+    AGENT_KEY_REVOKE = "agent_key.revoke"
     USER_CREATE = "user.create"
     USER_READ = "user.read"
     USER_UPDATE = "user.update"
@@ -126,6 +130,9 @@ _OWNER_RULES: dict[Act, _Rule] = {
     Act.AGENT_SUSPEND: _own_agent_not_quarantined,  # quarantined -> suspended -> active would lift it
     Act.AGENT_RESUME: _own_agent_not_quarantined,
     Act.AGENT_RETIRE: _own_agent,
+    Act.AGENT_KEY_ADD: _own_agent_not_quarantined,  # a new key for a quarantined agent waits for its release
+    Act.AGENT_KEY_READ: _own_agent,
+    Act.AGENT_KEY_REVOKE: _own_agent,
     Act.USER_READ: _self,
     Act.ROLE_READ: _always,
     Act.RESOURCE_READ: _always,
@@ -133,7 +140,7 @@ _OWNER_RULES: dict[Act, _Rule] = {
 }
 
 #: the read that must pass before a refusal may say "forbidden" rather than "not found"
-_VISIBILITY: dict[str, Act] = {"agent": Act.AGENT_READ, "user": Act.USER_READ}
+_VISIBILITY: dict[str, Act] = {"agent": Act.AGENT_READ, "agent_key": Act.AGENT_READ, "user": Act.USER_READ}
 
 
 def is_allowed(principal: AdminPrincipal, act: Act, target: Target = None) -> bool:
@@ -160,11 +167,12 @@ def authorize(principal: AdminPrincipal, act: Act, target: Target = None) -> Non
     read = _VISIBILITY.get(noun)
     # create and transfer name a new owner, not an existing agent: nothing to hide, so say "forbidden"
     hidden = verb not in ("create", "transfer") and read is not None and not is_allowed(principal, read, target)
-    if target is not None and hidden:
+    if target is not None and read is not None and hidden:
         # WARNING: must read exactly like the store's own "not found", or the difference tells what exists
         ident = target.name if isinstance(target, AgentTarget) else target.id
         field = "name" if isinstance(target, AgentTarget) else "id"
-        raise NotFound(f"no such {noun} {ident!r}", field=field)
+        hidden_noun = read.value.split(".", 1)[0]  # an agent's key hides the agent itself
+        raise NotFound(f"no such {hidden_noun} {ident!r}", field=field)
     raise Forbidden(f"role {principal.role.value} may not {act.value}" + _why(principal, act, target))
 
 

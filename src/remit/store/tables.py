@@ -255,3 +255,27 @@ class SigningKeyRow(Base):
             postgresql_where=text("status = 'active'"),
         ),
     )
+
+
+class AgentKeyRow(Base):
+    """An agent's public key for ``private_key_jwt`` client authentication (RFC 7523)."""
+
+    __tablename__ = "agent_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)  #: RFC 7638 thumbprint of the public key
+    agent: Mapped[str] = mapped_column(ForeignKey("agents.name"), index=True)
+    alg: Mapped[str] = mapped_column(String(16))
+    public_jwk: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+    revoked_at: Mapped[datetime | None]
+
+
+class AssertionJtiRow(Base):
+    """A client assertion's ``jti`` seen before its expiry: a second use is a replay."""
+
+    __tablename__ = "assertion_jtis"
+
+    issuer: Mapped[str] = mapped_column(String(64), primary_key=True)
+    jti: Mapped[str] = mapped_column(String(256), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
