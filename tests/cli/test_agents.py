@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -129,3 +130,28 @@ def test_duplicate_is_a_conflict(run: Run, ok: Callable[..., Result]) -> None:
 )
 def test_bad_option_values_are_usage_errors(run: Run, args: list[str]) -> None:
     assert run(*args).exit_code == 2
+
+
+def test_keys(tmp_path: Path, run: Run, ok: Callable[..., Result], as_json: Callable[..., Any]) -> None:
+    from tests.tokens.test_agent_keys import public_jwk
+
+    as_json("agent", "create", "ticket-bot", "--owner", "alice")
+    jwk_file = tmp_path / "key.json"
+    jwk_file.write_text(json.dumps(public_jwk()))
+    added = as_json("agent", "key", "add", "ticket-bot", "--jwk", str(jwk_file))
+    assert (added["agent"], added["alg"], added["status"]) == ("ticket-bot", "EdDSA", "active")
+    assert [k["kid"] for k in as_json("agent", "key", "list", "ticket-bot")] == [added["kid"]]
+    assert added["kid"] in ok("agent", "key", "list", "ticket-bot").stdout
+    assert (
+        f"key {added['kid']} of agent ticket-bot is revoked"
+        in ok("agent", "key", "revoke", "ticket-bot", added["kid"]).stdout
+    )
+    assert [k["status"] for k in as_json("agent", "key", "list", "ticket-bot")] == ["revoked"]
+
+    jwk_file.write_text(json.dumps({**public_jwk(), "d": "AAAA"}))
+    refused = run("agent", "key", "add", "ticket-bot", "--jwk", str(jwk_file))
+    assert refused.exit_code == 1
+    assert "a private or symmetric key was given where a public key is expected" in refused.stderr
+    jwk_file.write_text("not json")
+    bad = run("agent", "key", "add", "ticket-bot", "--jwk", str(jwk_file))
+    assert bad.exit_code == 2 and "cannot read a JSON JWK" in bad.output

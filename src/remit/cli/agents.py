@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -183,3 +185,59 @@ def quarantine(ctx: typer.Context, name: Name, reason: Reason, as_json: AsJson =
 def retire(ctx: typer.Context, name: Name, reason: Reason, as_json: AsJson = False) -> None:
     """Retire an agent for good; its name and id are never reused."""
     _status(ctx, name, AgentAction.RETIRE, reason, as_json)
+
+
+# -- keys (private_key_jwt) -------------------------------------------------------------------------------------
+
+keys_app = typer.Typer(help="An agent's public keys for the token endpoint (private_key_jwt).", no_args_is_help=True)
+app.add_typer(keys_app, name="key")
+
+
+@keys_app.command("add")
+def key_add(
+    ctx: typer.Context,
+    name: Name,
+    jwk: Annotated[
+        Path, typer.Option("--jwk", help="A file holding the public JWK (Ed25519, P-256, or RSA >= 2048 bits).")
+    ],
+    as_json: AsJson = False,
+) -> None:
+    """Register a public key: the agent signs its client assertions with the private half."""
+    try:
+        document = json.loads(jwk.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise typer.BadParameter(f"cannot read a JSON JWK from {jwk}: {exc}", param_hint="--jwk") from exc
+    if not isinstance(document, dict):
+        raise typer.BadParameter("the file must hold one JWK (a JSON object)", param_hint="--jwk")
+    data = backend(ctx).add_agent_key(name, document)
+    if as_json:
+        output.emit_json(data)
+    else:
+        output.done(f"key {data['kid']} ({data['alg']}) added to agent {name}")
+
+
+@keys_app.command("list")
+def key_list(ctx: typer.Context, name: Name, as_json: AsJson = False) -> None:
+    """The agent's keys, oldest first, revoked ones included."""
+    output.listing(
+        backend(ctx).list_agent_keys(name),
+        as_json=as_json,
+        title=f"Keys of agent {name}",
+        columns=["kid", "alg", "status", "created", "created by", "revoked"],
+        row=lambda k: [k["kid"], k["alg"], k["status"], k["created_at"], k["created_by"], k["revoked_at"]],
+    )
+
+
+@keys_app.command("revoke")
+def key_revoke(
+    ctx: typer.Context,
+    name: Name,
+    kid: Annotated[str, typer.Argument(help="The key's kid (its RFC 7638 thumbprint).")],
+    as_json: AsJson = False,
+) -> None:
+    """Revoke a key: client assertions it signs are refused from now on."""
+    data = backend(ctx).revoke_agent_key(name, kid)
+    if as_json:
+        output.emit_json(data)
+    else:
+        output.done(f"key {kid} of agent {name} is revoked")

@@ -127,6 +127,16 @@ class Backend(Protocol):
 
     def audit_public_key(self) -> Json: ...
 
+    def add_agent_key(self, name: str, jwk: Json) -> Json:
+        """Register a public key the agent authenticates with (``POST /v1/agents/{name}/keys``)."""
+        ...
+
+    def list_agent_keys(self, name: str) -> Listing:
+        """The agent's keys, oldest first: one page holds them all."""
+        ...
+
+    def revoke_agent_key(self, name: str, kid: str) -> Json: ...
+
     def list_keys(self) -> Listing:
         """Every token signing key, newest first (``GET /v1/keys``): one page holds them all."""
         ...

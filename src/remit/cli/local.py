@@ -277,6 +277,24 @@ class LocalBackend:
         key = self._remit.audit.public_key
         return dump(PublicKeyResponse(key_id=key.key_id, pem=key.pem()))
 
+    # -- agent keys (private_key_jwt) ----------------------------------------------------------------------
+
+    def add_agent_key(self, name: str, jwk: Json) -> Json:
+        from remit.api.schemas.agent_keys import AgentKeyResponse
+
+        return dump(AgentKeyResponse.of(self._remit.agent_keys.add(self._p, name, jwk)))
+
+    def list_agent_keys(self, name: str) -> Listing:
+        from remit.api.schemas.agent_keys import AgentKeyResponse
+
+        keys = self._remit.agent_keys.list(self._p, name)
+        return Listing(items=[dump(AgentKeyResponse.of(k)) for k in keys], next_cursor=None)
+
+    def revoke_agent_key(self, name: str, kid: str) -> Json:
+        from remit.api.schemas.agent_keys import AgentKeyResponse
+
+        return dump(AgentKeyResponse.of(self._remit.agent_keys.revoke(self._p, name, kid)))
+
     # -- token signing keys ----------------------------------------------------------------------------------
 
     def list_keys(self) -> Listing:

@@ -325,6 +325,17 @@ class RemoteBackend:
     def audit_public_key(self) -> Json:
         return self._json("GET", "/v1/audit/public-key")
 
+    # -- agent keys (private_key_jwt) ----------------------------------------------------------------------
+
+    def add_agent_key(self, name: str, jwk: Json) -> Json:
+        return self._json("POST", f"/v1/agents/{_seg(name)}/keys", body={"jwk": jwk})
+
+    def list_agent_keys(self, name: str) -> Listing:
+        return self._list(f"/v1/agents/{_seg(name)}/keys", {}, PageArgs())
+
+    def revoke_agent_key(self, name: str, kid: str) -> Json:
+        return self._json("DELETE", f"/v1/agents/{_seg(name)}/keys/{_seg(kid)}")
+
     # -- token signing keys ----------------------------------------------------------------------------------
 
     def list_keys(self) -> Listing:
