@@ -30,6 +30,7 @@ from remit.store.audit import AuditStore
 from remit.store.db import make_engine
 from remit.store.repository import SqlStore
 from remit.tokens.agentkeyservice import AgentKeyService
+from remit.tokens.endpoint import StoreReplayGuard, TokenEndpoint
 from remit.tokens.keyservice import SigningKeyService
 
 
@@ -53,6 +54,7 @@ class Remit:
     tracing: Tracing | None  #: None when tracing is off
     signing_keys: SigningKeyService  #: token signing keys, shared through the store
     agent_keys: AgentKeyService  #: agents' public keys for private_key_jwt
+    token_endpoint: TokenEndpoint  #: client_credentials with private_key_jwt
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock | None = None, migrate_schema: bool = True) -> Remit:
@@ -94,6 +96,20 @@ class Remit:
             on_commit=metrics.observe_audit_commit,
         )
         metrics.watch(audit_log=audit_log, pdp=pdp)
+        signing_keys = SigningKeyService.from_settings(settings, store, clock, revision=refresher.observed_revision)
+        agent_key_store = AgentKeyStore(store)
+        agent_keys = AgentKeyService(agent_key_store, clock)
+        t = settings.tokens
+        token_endpoint = TokenEndpoint(
+            issuer=t.issuer,
+            store=store,
+            agent_keys=agent_keys,
+            replay=StoreReplayGuard(agent_key_store, clock),
+            pdp=pdp,
+            signing_keys=signing_keys,
+            clock=clock,
+            lifetime=min(t.access_token_seconds, t.max_access_token_seconds),
+        )
         return cls(
             settings=settings,
             clock=clock,
@@ -111,8 +127,9 @@ class Remit:
             decision_recorder=DecisionRecorder(audit_log, clock, context_max_bytes=a.context_max_bytes),
             metrics=metrics,
             tracing=tracing,
-            signing_keys=SigningKeyService.from_settings(settings, store, clock, revision=refresher.observed_revision),
-            agent_keys=AgentKeyService(AgentKeyStore(store), clock),
+            signing_keys=signing_keys,
+            agent_keys=agent_keys,
+            token_endpoint=token_endpoint,
         )
 
     def authorizer(self) -> Authorizer:

@@ -21,6 +21,7 @@ from remit.api.routes import (
     health,
     keys,
     metrics,
+    oauth,
     policies,
     resources,
     roles,
@@ -68,7 +69,21 @@ def create_app(settings: Settings, *, remit: Remit | None = None) -> FastAPI:
     app.state.remit = wired
     problems.install(app)
     # The decision endpoints first: the router tries routes in order, and they carry the traffic.
-    for module in (authzen, health, agents, agent_keys, users, roles, resources, admin, policies, metrics, audit, keys):
+    for module in (
+        authzen,
+        health,
+        agents,
+        agent_keys,
+        users,
+        roles,
+        resources,
+        admin,
+        policies,
+        metrics,
+        audit,
+        keys,
+        oauth,
+    ):
         app.include_router(module.router)
     app.router.routes[0:0] = authzen.fast_routes()
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes, bad_request_prefixes=("/access/",))

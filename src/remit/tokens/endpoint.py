@@ -1,0 +1,262 @@
+"""The token endpoint's grant: OAuth 2.0 client credentials (RFC 6749 §4.4) with ``private_key_jwt`` client
+authentication (RFC 7523 §2.2), a resource indicator (RFC 8707) and scopes checked with the policy engine; it
+issues RFC 9068 JWT access tokens signed with the active signing key.
+
+The request, in order of the checks:
+
+* ``grant_type`` ``client_credentials`` (absent: ``invalid_request``; another: ``unsupported_grant_type``);
+* ``client_assertion_type`` ``urn:ietf:params:oauth:client-assertion-type:jwt-bearer`` and ``client_assertion``,
+  a JWT whose ``iss`` and ``sub`` are the agent's name, ``aud`` the token endpoint or the issuer, at most five
+  minutes of lifetime, a ``jti`` never seen before, signed by one of the agent's unrevoked keys (otherwise
+  ``invalid_client``, 401); ``client_id``, if given, must be the same name;
+* the agent must be active and its owner an active user (otherwise ``invalid_client``);
+* ``resource``: exactly one absolute URI without a fragment, the token's ``aud`` (absent, repeated or malformed:
+  ``invalid_target``, as RFC 8707 §2 says of a resource that is "invalid, missing, unknown, or malformed");
+* ``scope``: space-separated ``action:resource_id`` items; each resource must be in the registry and the policy
+  engine must allow the agent the action on it (otherwise ``invalid_scope``). There is no default scope.
+
+Every refusal is a ``TokenError``; its description names the check, never a value read from the request.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, Protocol
+from urllib.parse import urlsplit
+
+from remit.clock import Clock
+from remit.ids import new_id
+from remit.policy.compile import resource_ref
+from remit.policy.model import AuthzRequest, Decision, EntityRef
+from remit.registry.models import AgentStatus, UserStatus
+from remit.store.agentkeys import AgentKeyStore
+from remit.store.repository import SqlStore
+from remit.tokens import jose
+from remit.tokens.agentkeys import AGENT_KEY_ALGORITHMS
+from remit.tokens.agentkeyservice import AgentKeyService
+from remit.tokens.errors import (
+    InvalidClient,
+    InvalidRequest,
+    InvalidScope,
+    InvalidTarget,
+    JoseError,
+    UnsupportedGrantType,
+)
+from remit.tokens.keys import SigningKey
+from remit.tokens.verify import KeySet, VerifyPolicy, verify_jwt
+
+GRANT_TYPE: Final = "client_credentials"
+ASSERTION_TYPE: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+#: the longest ``jti`` stored as is; a longer one is stored as its SHA-256
+MAX_JTI_CHARS: Final = 200
+MAX_SCOPE_ITEMS: Final = 32
+
+
+class Pdp(Protocol):
+    def evaluate(self, request: AuthzRequest) -> Decision: ...
+
+
+class ActiveKey(Protocol):
+    def active(self) -> SigningKey: ...
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    access_token: str
+    expires_in: int
+    scope: str
+    jti: str
+    agent: str
+    audience: str
+
+    def body(self) -> dict[str, Any]:
+        """The RFC 6749 §5.1 response."""
+        return {
+            "access_token": self.access_token,
+            "token_type": "Bearer",
+            "expires_in": self.expires_in,
+            "scope": self.scope,
+        }
+
+
+class StoreReplayGuard:
+    """A ``ReplayGuard`` over ``assertion_jtis``: shared by every server of one store, atomic by its primary key."""
+
+    def __init__(self, store: AgentKeyStore, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    def first_use(self, issuer: str, jti: str, expires_at: float) -> bool:
+        if len(jti) > MAX_JTI_CHARS:
+            jti = "sha256:" + hashlib.sha256(jti.encode()).hexdigest()
+        until = datetime.fromtimestamp(expires_at, tz=self._clock.now().tzinfo)
+        return self._store.first_use(issuer, jti, until, self._clock.now())
+
+
+class _AgentKeys:
+    """The ``KeyLookup`` of one agent: its unrevoked keys only."""
+
+    def __init__(self, keys: AgentKeyService, agent: str) -> None:
+        self._keys = keys
+        self._agent = agent
+
+    def find(self, kid: str) -> jose.PublicKey | None:
+        return self._keys.usable(self._agent, kid)
+
+
+_NO_KEYS: Final = KeySet(())
+
+
+class TokenEndpoint:
+    """``client_credentials`` with ``private_key_jwt``: checks a request, and signs the access token."""
+
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        store: SqlStore,
+        agent_keys: AgentKeyService,
+        replay: StoreReplayGuard,
+        pdp: Pdp,
+        signing_keys: ActiveKey,
+        clock: Clock,
+        lifetime: int,
+    ) -> None:
+        self.issuer = issuer.rstrip("/")
+        self.token_endpoint = f"{self.issuer}/oauth/token"
+        self._store = store
+        self._agent_keys = agent_keys
+        self._replay = replay
+        self._pdp = pdp
+        self._signing_keys = signing_keys
+        self._clock = clock
+        self._lifetime = lifetime
+
+    def client_credentials(self, params: Mapping[str, Sequence[str]]) -> IssuedToken:
+        """Check the request and issue a token. Raises a ``TokenError`` for every refusal."""
+        grant = _one(params, "grant_type")
+        if grant is None:
+            raise InvalidRequest("the grant_type parameter is required")
+        if grant != GRANT_TYPE:
+            raise UnsupportedGrantType("only the client_credentials grant is supported")
+        agent = self._authenticate(params)
+        audience = _resource(params)
+        scopes = self._scopes(agent, params)
+        return self._issue(agent, audience, scopes)
+
+    # -- the checks ------------------------------------------------------------------------------------------
+
+    def _authenticate(self, params: Mapping[str, Sequence[str]]) -> str:
+        if _one(params, "client_assertion_type") != ASSERTION_TYPE:
+            raise InvalidClient(f"client authentication needs client_assertion_type {ASSERTION_TYPE}")
+        assertion = _one(params, "client_assertion")
+        if not assertion:
+            raise InvalidClient("client authentication needs a client_assertion")
+        client_id = _one(params, "client_id") or _claimed_issuer(assertion)
+        with self._store.transaction(readonly=True) as tx:
+            agent = tx.get_agent(client_id)
+            owner = tx.get_user(agent.owner) if agent is not None else None
+        policy = VerifyPolicy.client_assertion(
+            client_id, (self.token_endpoint, self.issuer), algorithms=tuple(sorted(AGENT_KEY_ALGORITHMS))
+        )
+        # an unknown agent has no keys: refused exactly like an unknown key, so that names cannot be probed
+        lookup = _AgentKeys(self._agent_keys, client_id) if agent is not None else _NO_KEYS
+        verify_jwt(assertion, lookup, policy, self._clock.now(), replay=self._replay)
+        if agent is None or owner is None:  # pragma: no cover - verification cannot pass without the agent's key
+            raise InvalidClient("the client is unknown")
+        if agent.status is not AgentStatus.ACTIVE:
+            raise InvalidClient(f"the client is {agent.status.value}")
+        if owner.status is not UserStatus.ACTIVE:
+            raise InvalidClient("the client's owner is disabled")
+        return client_id
+
+    def _scopes(self, agent: str, params: Mapping[str, Sequence[str]]) -> tuple[str, ...]:
+        raw = _one(params, "scope")
+        if raw is None or not raw.strip():
+            raise InvalidScope("a scope is required: space-separated action:resource items")
+        items = tuple(dict.fromkeys(raw.split()))
+        if len(items) > MAX_SCOPE_ITEMS:
+            raise InvalidScope(f"at most {MAX_SCOPE_ITEMS} scope items")
+        refs: list[tuple[str, EntityRef]] = []
+        with self._store.transaction(readonly=True) as tx:
+            for item in items:
+                action, sep, resource_id = item.partition(":")
+                resource = tx.get_resource(resource_id) if sep and action and resource_id else None
+                if resource is None:
+                    raise InvalidScope("every scope item must be action:resource with a registered resource")
+                refs.append((action, resource_ref(resource)))
+        principal = EntityRef("Agent", agent)
+        for action, ref in refs:
+            if not self._pdp.evaluate(AuthzRequest(principal, action, ref)).allowed:
+                raise InvalidScope("the policies do not allow every scope asked for")
+        return items
+
+    def _issue(self, agent: str, audience: str, scopes: tuple[str, ...]) -> IssuedToken:
+        key = self._signing_keys.active()
+        now = int(self._clock.now().timestamp())
+        jti = new_id("at")
+        scope = " ".join(scopes)
+        claims = {
+            "iss": self.issuer,
+            "sub": agent,
+            "aud": audience,
+            "client_id": agent,
+            "scope": scope,
+            "iat": now,
+            "exp": now + self._lifetime,
+            "jti": jti,
+        }
+        header = {"alg": key.alg, "kid": key.kid, "typ": "at+jwt"}
+        signing_input = _b64(_json(header)) + b"." + _b64(_json(claims))
+        token = (signing_input + b"." + _b64(key.sign(signing_input))).decode("ascii")
+        return IssuedToken(token, self._lifetime, scope, jti, agent, audience)
+
+
+def _one(params: Mapping[str, Sequence[str]], name: str) -> str | None:
+    """A parameter's value; a repeated one is refused (RFC 6749 §3.2)."""
+    values = params.get(name)
+    if not values:
+        return None
+    if len(values) > 1:
+        raise InvalidRequest(f"the {name} parameter is repeated")
+    return values[0]
+
+
+def _resource(params: Mapping[str, Sequence[str]]) -> str:
+    values = params.get("resource") or []
+    if len(values) != 1:
+        raise InvalidTarget("exactly one resource parameter is required (RFC 8707)")
+    value = values[0]
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        parts = None
+    if parts is None or not parts.scheme or not parts.netloc or parts.fragment or len(value) > 2000:
+        raise InvalidTarget("the resource must be an absolute URI without a fragment")
+    return value
+
+
+def _claimed_issuer(assertion: str) -> str:
+    """The assertion's ``iss``, read before it is verified: only to know whose keys verify it."""
+    try:
+        jws = jose.parse_compact(assertion)
+        claims = jose.parse_json_object(jws.payload, "claims set")
+    except JoseError as exc:
+        raise InvalidClient(exc.message) from exc
+    iss = claims.get("iss")
+    if not isinstance(iss, str) or not iss:
+        raise InvalidClient("the client assertion has no 'iss'")
+    return iss
+
+
+def _json(value: Mapping[str, Any]) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def _b64(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
