@@ -161,3 +161,22 @@ def test_quarantined_and_retired_agents(remit: Remit, admin: AdminPrincipal, mak
     remit.registry.change_agent_status(admin, "helpdesk", AgentAction.RETIRE, "done")
     retired = raised(Conflict, lambda: remit.agent_keys.add(admin, "helpdesk", public_jwk()))
     assert retired.message == "agent 'helpdesk' is retired and can no longer be changed"
+
+
+def test_the_replay_guard_is_shared_and_prunes(remit: Remit, clock: FrozenClock) -> None:
+    from remit.store.agentkeys import AgentKeyStore
+    from remit.tokens.endpoint import MAX_JTI_CHARS, StoreReplayGuard
+
+    guard = StoreReplayGuard(AgentKeyStore(remit.store), clock)
+    other_server = StoreReplayGuard(AgentKeyStore(remit.store), clock)
+    writes = remit.store.local_writes()
+    until = clock.now().timestamp() + 60
+    assert guard.first_use("helpdesk", "j1", until)
+    assert not other_server.first_use("helpdesk", "j1", until)
+    assert other_server.first_use("billing", "j1", until)  # per issuer
+    long = "x" * (MAX_JTI_CHARS + 1)
+    assert guard.first_use("helpdesk", long, until)
+    assert not guard.first_use("helpdesk", long, until)
+    assert remit.store.local_writes() == writes  # no cache of this process reloads for a jti
+    clock.advance(timedelta(seconds=61))
+    assert guard.first_use("helpdesk", "j1", clock.now().timestamp() + 60)  # expired entries are pruned

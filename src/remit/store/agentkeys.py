@@ -37,7 +37,7 @@ class AgentKeyStore:
         """Record ``jti`` of ``issuer`` until ``expires_at``; False if it is already recorded (a replay). Prunes the
         expired entries of this issuer first, so that the table holds only what can still be replayed."""
         try:
-            with self._store.transaction() as tx:
+            with self._store.transaction(uncached=True) as tx:
                 s = tx.s
                 expired = AssertionJtiRow.expires_at <= now
                 s.execute(delete(AssertionJtiRow).where(AssertionJtiRow.issuer == issuer, expired))

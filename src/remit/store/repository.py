@@ -67,13 +67,15 @@ class SqlStore:
         return self._writes
 
     @contextmanager
-    def transaction(self, *, readonly: bool = False) -> Iterator[SqlTx]:
-        """One transaction; ``readonly`` ones do not take SQLite's write lock (writing in them is a bug)."""
+    def transaction(self, *, readonly: bool = False, uncached: bool = False) -> Iterator[SqlTx]:
+        """One transaction; ``readonly`` ones do not take SQLite's write lock (writing in them is a bug).
+        ``uncached`` ones write only what no cache holds (the replay guard's ``jti`` rows): they leave
+        ``local_writes`` alone, so that they do not make every cache of this process reload."""
         sessions = self._read_sessions if readonly else self._sessions
         try:
             with sessions() as session, session.begin():
                 yield SqlTx(session)
-            if not readonly:
+            if not readonly and not uncached:
                 with self._lock:
                     self._writes += 1
         except RemitError:
