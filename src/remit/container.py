@@ -17,7 +17,7 @@ from remit.clock import Clock, SystemClock
 from remit.obs.decisions import fan_out
 from remit.obs.metrics import Metrics
 from remit.obs.tracing import Tracing
-from remit.policy.authorizer import Authorizer
+from remit.policy.authorizer import AUDIT_WAIT_SECONDS, Authorizer
 from remit.policy.engine import PolicyEngine
 from remit.policy.refresh import PolicyRefresher
 from remit.policy.service import PolicyService
@@ -109,6 +109,7 @@ class Remit:
             signing_keys=signing_keys,
             clock=clock,
             lifetime=min(t.access_token_seconds, t.max_access_token_seconds),
+            record=lambda body: audit_log.record(body).result(AUDIT_WAIT_SECONDS),
         )
         return cls(
             settings=settings,

@@ -12,7 +12,9 @@ import pytest
 
 from remit.admin.access import AdminPrincipal, AdminRole
 from remit.clock import FrozenClock
+from remit.paging import PageRequest
 from remit.registry import AgentAction, AgentDraft, ResourceDraft, ResourceKind, UserDraft
+from remit.store.audit import AuditFilter
 from remit.tokens import jose
 from remit.tokens.endpoint import ASSERTION_TYPE
 from remit.tokens.verify import KeySet, VerifyPolicy, verify_jwt
@@ -111,6 +113,16 @@ def test_token_is_issued_and_verifies_against_the_jwks(
         "scope": SCOPE,
     }
     assert claims["exp"] - claims["iat"] == issued
+    [record] = live.remit.audit.query(ADMIN, AuditFilter(kind="token"), PageRequest(limit=10)).items
+    assert {k: record[k] for k in ("id", "action", "source", "actor", "principal", "resource")} == {
+        "id": claims["jti"],
+        "action": "token.issue",
+        "source": "token",
+        "actor": "agent:helpdesk",
+        "principal": {"type": "Agent", "id": "helpdesk"},
+        "resource": {"type": "audience", "id": RESOURCE},
+    }
+    assert record["context"]["scope"] == SCOPE and body["access_token"] not in str(record)
 
     meta = client.get("/.well-known/oauth-authorization-server").json()
     assert meta["issuer"] == issuer and meta["token_endpoint"] == f"{issuer}/oauth/token"

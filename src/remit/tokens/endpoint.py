@@ -23,12 +23,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Protocol
 from urllib.parse import urlsplit
 
+from remit.audit.record import AUDIT_SCHEMA, Kind, timestamp
 from remit.clock import Clock
 from remit.ids import new_id
 from remit.policy.compile import resource_ref
@@ -55,6 +56,10 @@ ASSERTION_TYPE: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 #: the longest ``jti`` stored as is; a longer one is stored as its SHA-256
 MAX_JTI_CHARS: Final = 200
 MAX_SCOPE_ITEMS: Final = 32
+
+
+#: writes an audit record and returns once it is durable (raises ``AuditUnavailable`` when it cannot be)
+RecordAudit = Callable[[dict[str, Any]], None]
 
 
 class Pdp(Protocol):
@@ -126,6 +131,7 @@ class TokenEndpoint:
         signing_keys: ActiveKey,
         clock: Clock,
         lifetime: int,
+        record: RecordAudit | None = None,
     ) -> None:
         self.issuer = issuer.rstrip("/")
         self.token_endpoint = f"{self.issuer}/oauth/token"
@@ -136,6 +142,7 @@ class TokenEndpoint:
         self._signing_keys = signing_keys
         self._clock = clock
         self._lifetime = lifetime
+        self._record = record
 
     def client_credentials(self, params: Mapping[str, Sequence[str]]) -> IssuedToken:
         """Check the request and issue a token. Raises a ``TokenError`` for every refusal."""
@@ -214,6 +221,21 @@ class TokenEndpoint:
         header = {"alg": key.alg, "kid": key.kid, "typ": "at+jwt"}
         signing_input = _b64(_json(header)) + b"." + _b64(_json(claims))
         token = (signing_input + b"." + _b64(key.sign(signing_input))).decode("ascii")
+        if self._record is not None:  # before the token leaves: an unrecorded token is never handed out
+            self._record(
+                {
+                    "schema": AUDIT_SCHEMA,
+                    "id": jti,
+                    "at": timestamp(self._clock.now()),
+                    "kind": Kind.TOKEN.value,
+                    "action": "token.issue",
+                    "source": "token",
+                    "actor": f"agent:{agent}",
+                    "principal": {"type": "Agent", "id": agent},
+                    "resource": {"type": "audience", "id": audience},
+                    "context": {"scope": scope, "expires_in": self._lifetime, "kid": key.kid},
+                }
+            )
         return IssuedToken(token, self._lifetime, scope, jti, agent, audience)
 
 
