@@ -174,6 +174,10 @@ def test_request_errors(live: LiveServer, client: httpx.Client, agent_key: jose.
     refused(client.post("/oauth/token", data=beyond), 400, "invalid_scope")
     refused(client.post("/oauth/token", data=form(live, agent_key, scope="call_tool:nowhere")), 400, "invalid_scope")
     refused(client.post("/oauth/token", data=form(live, agent_key, scope="-")), 400, "invalid_scope")
+    refused(client.post("/oauth/token", data=form(live, agent_key, scope="call_tool:a\x00b")), 400, "invalid_scope")
+    refused(client.post("/oauth/token", data=form(live, agent_key, client_id="a\x00b")), 401, "invalid_client")
+    nul = assertion(live, agent_key, iss="a\x00b", sub="a\x00b")
+    refused(client.post("/oauth/token", data=form(live, agent_key, client_assertion=nul)), 401, "invalid_client")
     refused(client.post("/oauth/token", data=form(live, agent_key, resource="-")), 400, "invalid_target")
     refused(client.post("/oauth/token", data=form(live, agent_key, resource="/relative")), 400, "invalid_target")
     refused(

@@ -34,7 +34,7 @@ from remit.clock import Clock
 from remit.ids import new_id
 from remit.policy.compile import resource_ref
 from remit.policy.model import AuthzRequest, Decision, EntityRef
-from remit.registry.models import AgentStatus, UserStatus
+from remit.registry.models import AGENT_NAME, RESOURCE_ID, AgentStatus, UserStatus
 from remit.store.agentkeys import AgentKeyStore
 from remit.store.repository import SqlStore
 from remit.tokens import jose
@@ -165,9 +165,11 @@ class TokenEndpoint:
         if not assertion:
             raise InvalidClient("client authentication needs a client_assertion")
         client_id = _one(params, "client_id") or _claimed_issuer(assertion)
-        with self._store.transaction(readonly=True) as tx:
-            agent = tx.get_agent(client_id)
-            owner = tx.get_user(agent.owner) if agent is not None else None
+        agent = owner = None
+        if AGENT_NAME.fullmatch(client_id):  # anything else names no agent (and never reaches the store)
+            with self._store.transaction(readonly=True) as tx:
+                agent = tx.get_agent(client_id)
+                owner = tx.get_user(agent.owner) if agent is not None else None
         policy = VerifyPolicy.client_assertion(
             client_id, (self.token_endpoint, self.issuer), algorithms=tuple(sorted(AGENT_KEY_ALGORITHMS))
         )
@@ -193,7 +195,8 @@ class TokenEndpoint:
         with self._store.transaction(readonly=True) as tx:
             for item in items:
                 action, sep, resource_id = item.partition(":")
-                resource = tx.get_resource(resource_id) if sep and action and resource_id else None
+                well_formed = sep and action.isprintable() and RESOURCE_ID.fullmatch(resource_id)
+                resource = tx.get_resource(resource_id) if well_formed else None
                 if resource is None:
                     raise InvalidScope("every scope item must be action:resource with a registered resource")
                 refs.append((action, resource_ref(resource)))
