@@ -180,3 +180,16 @@ def test_the_replay_guard_is_shared_and_prunes(remit: Remit, clock: FrozenClock)
     assert remit.store.local_writes() == writes  # no cache of this process reloads for a jti
     clock.advance(timedelta(seconds=61))
     assert guard.first_use("helpdesk", "j1", clock.now().timestamp() + 60)  # expired entries are pruned
+
+
+@pytest.mark.usefixtures("agents")
+def test_owners_find_their_key_changes_in_the_audit_log(
+    remit: Remit, admin: AdminPrincipal, make_owner: OwnerFactory
+) -> None:
+    from remit.store.audit import AuditFilter
+
+    key = remit.agent_keys.add(admin, "helpdesk", public_jwk())
+    remit.agent_keys.add(admin, "billing", public_jwk())
+    seen = remit.audit.query(make_owner("alice"), AuditFilter(kind="change"), PageRequest(limit=50)).items
+    mine = [(r["action"], r["extra"]["kid"]) for r in seen if r["action"].startswith("agent_key.")]
+    assert mine == [("agent_key.add", key.kid)]

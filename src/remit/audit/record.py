@@ -245,7 +245,7 @@ def change_record(event: Any) -> Json:
         "after": event.after,
     }
     if event.target_type == "agent":  # so that the agent's owner finds the changes to it in the log
-        owner = (event.after or event.before or {}).get("owner")
+        owner = (event.after or event.before or {}).get("owner") or (event.extra or {}).get("owner")
         if isinstance(owner, str):
             body["owner"] = owner
     if event.reason:

@@ -52,7 +52,7 @@ class AgentKeyService:
                 created_by=p.actor,
             )
             tx.insert(made)
-            tx.add_event(_event(now, p.actor, "agent_key.add", made, None, made))
+            tx.add_event(_event(now, p.actor, "agent_key.add", agent, None, made))
         return made
 
     def list(self, p: AdminPrincipal, agent_name: str) -> tuple[AgentKey, ...]:
@@ -75,7 +75,7 @@ class AgentKeyService:
                 raise Conflict(f"the key {kid} is already revoked")
             tx.revoke(kid, now)
             after = AgentKey(**{**_fields(before), "revoked_at": now})
-            tx.add_event(_event(now, p.actor, "agent_key.revoke", after, before, after))
+            tx.add_event(_event(now, p.actor, "agent_key.revoke", agent, before, after))
         return after
 
     # -- for the token endpoint -------------------------------------------------------------------------------
@@ -104,18 +104,16 @@ def _fields(key: AgentKey) -> dict[str, Any]:
     return {f: getattr(key, f) for f in AgentKey.__slots__}
 
 
-def _event(
-    now: Any, actor: str, action: str, key: AgentKey, before: AgentKey | None, after: AgentKey | None
-) -> ChangeEvent:
+def _event(now: Any, actor: str, action: str, agent: Agent, before: AgentKey | None, after: AgentKey) -> ChangeEvent:
     return ChangeEvent(
         id=new_id("evt"),
         at=now,
         actor=actor,
         action=action,
         target_type="agent",
-        target_id=key.agent,
+        target_id=agent.name,
         before=snapshot(before),
         after=snapshot(after),
         reason="",
-        extra={"kid": key.kid, "alg": key.alg},
+        extra={"kid": after.kid, "alg": after.alg, "owner": agent.owner},  # the owner finds it in the audit log
     )
