@@ -107,3 +107,20 @@ def test_remote(server: str, initialised: Path, ok: Ok, run: Run, as_json: AsJso
 
     wrong = run("keys", "list", env={**remote, "REMIT_TOKEN": "remit_adm_wrong_wrong_wrong"})
     assert wrong.exit_code == 1 and "REMIT_TOKEN" in wrong.stderr
+
+
+def test_agent_keys_remote(server: str, initialised: Path, ok: Ok, run: Run, as_json: AsJson, tmp_path: Path) -> None:
+    from tests.tokens.test_agent_keys import public_jwk
+
+    remote = {"REMIT_URL": server, "REMIT_TOKEN": initialised.read_text().strip()}
+    ok("user", "create", "alice", "--email", "alice@example.com", env=remote)
+    ok("agent", "create", "ticket-bot", "--owner", "alice", env=remote)
+    jwk_file = tmp_path / "key.json"
+    jwk_file.write_text(json.dumps(public_jwk("ES256")))
+    added = as_json("agent", "key", "add", "ticket-bot", "--jwk", str(jwk_file), env=remote)
+    assert (added["alg"], added["status"]) == ("ES256", "active")
+    assert as_json("agent", "key", "list", "ticket-bot", env=remote) == as_json("agent", "key", "list", "ticket-bot")
+    revoked = as_json("agent", "key", "revoke", "ticket-bot", added["kid"], env=remote)
+    assert revoked["status"] == "revoked"
+    gone = run("agent", "key", "list", "ghost", env=remote)
+    assert gone.exit_code == 1 and gone.stderr.strip() == "error: name: no such agent 'ghost'"
