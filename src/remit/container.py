@@ -29,8 +29,10 @@ from remit.store.agentkeys import AgentKeyStore
 from remit.store.audit import AuditStore
 from remit.store.db import make_engine
 from remit.store.repository import SqlStore
+from remit.store.revocations import RevocationStore
 from remit.tokens.agentkeyservice import AgentKeyService
 from remit.tokens.endpoint import StoreReplayGuard, TokenEndpoint
+from remit.tokens.introspection import TokenIntrospection
 from remit.tokens.keyservice import SigningKeyService
 
 
@@ -55,6 +57,7 @@ class Remit:
     signing_keys: SigningKeyService  #: token signing keys, shared through the store
     agent_keys: AgentKeyService  #: agents' public keys for private_key_jwt
     token_endpoint: TokenEndpoint  #: client_credentials with private_key_jwt
+    introspection: TokenIntrospection  #: revocation (RFC 7009) and introspection (RFC 7662)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock | None = None, migrate_schema: bool = True) -> Remit:
@@ -111,6 +114,14 @@ class Remit:
             lifetime=min(t.access_token_seconds, t.max_access_token_seconds),
             record=lambda body: audit_log.record(body).result(AUDIT_WAIT_SECONDS),
         )
+        introspection = TokenIntrospection(
+            endpoint=token_endpoint,
+            store=store,
+            revocations=RevocationStore(store),
+            signing_keys=signing_keys,
+            clock=clock,
+            record=lambda body: audit_log.record(body).result(AUDIT_WAIT_SECONDS),
+        )
         return cls(
             settings=settings,
             clock=clock,
@@ -131,6 +142,7 @@ class Remit:
             signing_keys=signing_keys,
             agent_keys=agent_keys,
             token_endpoint=token_endpoint,
+            introspection=introspection,
         )
 
     def authorizer(self) -> Authorizer:

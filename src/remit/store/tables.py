@@ -279,3 +279,14 @@ class AssertionJtiRow(Base):
     issuer: Mapped[str] = mapped_column(String(64), primary_key=True)
     jti: Mapped[str] = mapped_column(String(256), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class RevokedTokenRow(Base):
+    """An access token revoked before its expiry (RFC 7009); the row is pruned once the token has expired."""
+
+    __tablename__ = "revoked_tokens"
+
+    jti: Mapped[str] = mapped_column(String(256), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    revoked_at: Mapped[datetime]

@@ -158,7 +158,13 @@ class TokenEndpoint:
 
     # -- the checks ------------------------------------------------------------------------------------------
 
-    def _authenticate(self, params: Mapping[str, Sequence[str]]) -> str:
+    def authenticate_client(self, params: Mapping[str, Sequence[str]], *extra_audiences: str) -> str:
+        """The agent a request's ``private_key_jwt`` assertion authenticates (its name); ``extra_audiences`` are
+        accepted as the assertion's ``aud`` besides the token endpoint and the issuer (the revocation endpoint).
+        Raises ``InvalidClient`` (or ``InvalidRequest`` for a repeated parameter)."""
+        return self._authenticate(params, extra_audiences)
+
+    def _authenticate(self, params: Mapping[str, Sequence[str]], extra_audiences: tuple[str, ...] = ()) -> str:
         if _one(params, "client_assertion_type") != ASSERTION_TYPE:
             raise InvalidClient(f"client authentication needs client_assertion_type {ASSERTION_TYPE}")
         assertion = _one(params, "client_assertion")
@@ -171,7 +177,9 @@ class TokenEndpoint:
                 agent = tx.get_agent(client_id)
                 owner = tx.get_user(agent.owner) if agent is not None else None
         policy = VerifyPolicy.client_assertion(
-            client_id, (self.token_endpoint, self.issuer), algorithms=tuple(sorted(AGENT_KEY_ALGORITHMS))
+            client_id,
+            (self.token_endpoint, self.issuer, *extra_audiences),
+            algorithms=tuple(sorted(AGENT_KEY_ALGORITHMS)),
         )
         # an unknown agent has no keys: refused exactly like an unknown key, so that names cannot be probed
         lookup = _AgentKeys(self._agent_keys, client_id) if agent is not None else _NO_KEYS
@@ -240,6 +248,11 @@ class TokenEndpoint:
                 }
             )
         return IssuedToken(token, self._lifetime, scope, jti, agent, audience)
+
+
+def one_param(params: Mapping[str, Sequence[str]], name: str) -> str | None:
+    """A form parameter's value; a repeated one is refused with ``invalid_request`` (RFC 6749 §3.2)."""
+    return _one(params, name)
 
 
 def _one(params: Mapping[str, Sequence[str]], name: str) -> str | None:

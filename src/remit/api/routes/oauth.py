@@ -1,5 +1,6 @@
-"""``POST /oauth/token`` (RFC 6749 §4.4 with RFC 7523 client authentication) and the authorization server
-metadata ``/.well-known/oauth-authorization-server`` (RFC 8414). Neither takes an admin token."""
+"""``POST /oauth/token`` (RFC 6749 §4.4 with RFC 7523 client authentication), ``POST /oauth/revoke`` (RFC 7009,
+the same client authentication), ``POST /oauth/introspect`` (RFC 7662, an admin token of role pep, auditor or
+admin) and the authorization server metadata ``/.well-known/oauth-authorization-server`` (RFC 8414)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from remit.api.deps import RemitDep
+from remit.admin.access import Act, authorize
+from remit.api.deps import RemitDep, authenticate
 from remit.api.schemas.common import ErrorBody
 from remit.tokens.agentkeys import AGENT_KEY_ALGORITHMS
 from remit.tokens.endpoint import GRANT_TYPE
@@ -33,6 +35,51 @@ async def token(request: Request, remit: RemitDep) -> JSONResponse:
     """Issue an access token (RFC 9068 JWT) to an agent: ``application/x-www-form-urlencoded`` with
     ``grant_type=client_credentials``, ``client_assertion_type``, ``client_assertion``, ``resource`` and
     ``scope``. The answer is never cached."""
+    params = await _form(request)
+    issued = await run_in_threadpool(remit.token_endpoint.client_credentials, params)  # store reads, signing
+    return JSONResponse(issued.body(), headers=_NO_STORE)
+
+
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+_REVOKE_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "RFC 6749 §5.2 error: invalid_request"},
+    401: {"description": "RFC 6749 §5.2 error: invalid_client (a missing, bad, expired or replayed assertion)"},
+    503: {"model": ErrorBody, "description": "The store is unavailable"},
+}
+
+_INTROSPECT_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "RFC 6749 §5.2 error: invalid_request"},
+    401: {"model": ErrorBody, "description": "No valid admin bearer token"},
+    403: {"model": ErrorBody, "description": "The admin token's role may not introspect"},
+    503: {"model": ErrorBody, "description": "The store is unavailable"},
+}
+
+
+@router.post("/oauth/revoke", responses=_REVOKE_ERRORS)
+async def revoke(request: Request, remit: RemitDep) -> JSONResponse:
+    """Revoke an access token (RFC 7009): form ``token``, optional ``token_type_hint``, and the agent's
+    ``client_assertion_type`` and ``client_assertion`` as at the token endpoint. A client revokes only tokens
+    issued to it; an unknown, invalid or foreign token is answered 200 all the same (§2.2)."""
+    params = await _form(request)
+    await run_in_threadpool(remit.introspection.revoke, params)
+    return JSONResponse({}, headers=_NO_STORE)
+
+
+@router.post("/oauth/introspect", responses=_INTROSPECT_ERRORS)
+async def introspect(request: Request, remit: RemitDep) -> JSONResponse:
+    """Introspect an access token (RFC 7662): form ``token``; the caller presents an admin bearer token of role
+    pep, auditor or admin. Anything invalid, expired, revoked or whose agent is no longer active answers
+    ``{"active": false}``."""
+    principal = await authenticate(remit, request.headers.get("authorization"))
+    authorize(principal, Act.DECISION_EVALUATE)
+    params = await _form(request)
+    answer = await run_in_threadpool(remit.introspection.introspect, params)
+    return JSONResponse(answer, headers=_NO_STORE)
+
+
+async def _form(request: Request) -> dict[str, list[str]]:
+    """The ``application/x-www-form-urlencoded`` body; anything else is ``invalid_request``."""
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media != "application/x-www-form-urlencoded":
         raise InvalidRequest("the request body must be application/x-www-form-urlencoded")
@@ -43,8 +90,7 @@ async def token(request: Request, remit: RemitDep) -> JSONResponse:
         params = parse_qs(body.decode("utf-8"), keep_blank_values=False, strict_parsing=False, max_num_fields=32)
     except (UnicodeDecodeError, ValueError) as exc:
         raise InvalidRequest("the request body is not a valid form") from exc
-    issued = await run_in_threadpool(remit.token_endpoint.client_credentials, params)  # store reads, signing
-    return JSONResponse(issued.body(), headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+    return params
 
 
 @router.get("/.well-known/oauth-authorization-server")
@@ -55,6 +101,11 @@ def metadata(remit: RemitDep) -> JSONResponse:
         {
             "issuer": endpoint.issuer,
             "token_endpoint": endpoint.token_endpoint,
+            "revocation_endpoint": remit.introspection.revocation_endpoint,
+            "revocation_endpoint_auth_methods_supported": ["private_key_jwt"],
+            "revocation_endpoint_auth_signing_alg_values_supported": sorted(AGENT_KEY_ALGORITHMS),
+            "introspection_endpoint": remit.introspection.introspection_endpoint,
+            "introspection_endpoint_auth_methods_supported": ["bearer"],
             "jwks_uri": f"{endpoint.issuer}/.well-known/jwks.json",
             "grant_types_supported": [GRANT_TYPE],
             "token_endpoint_auth_methods_supported": ["private_key_jwt"],

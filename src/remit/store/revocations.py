@@ -1,0 +1,37 @@
+"""Revoked access tokens: ``revoked_tokens`` rows, in the registry store's transactions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete
+
+from remit.errors import Conflict
+from remit.store.repository import SqlStore
+from remit.store.tables import RevokedTokenRow
+
+
+class RevocationStore:
+    """``revoked_tokens`` over the registry's ``SqlStore``: shared by every server of one store."""
+
+    def __init__(self, store: SqlStore) -> None:
+        self._store = store
+
+    def revoke(self, jti: str, client_id: str, expires_at: datetime, now: datetime) -> bool:
+        """Record ``jti`` as revoked until ``expires_at``; False if it already was. Prunes expired rows first."""
+        try:
+            with self._store.transaction(uncached=True) as tx:
+                s = tx.s
+                s.execute(delete(RevokedTokenRow).where(RevokedTokenRow.expires_at <= now))
+                if s.get(RevokedTokenRow, jti) is not None:
+                    return False
+                s.add(RevokedTokenRow(jti=jti, client_id=client_id, expires_at=expires_at, revoked_at=now))
+                s.flush()
+        except Conflict:  # another request revoked it first
+            return False
+        return True
+
+    def is_revoked(self, jti: str) -> bool:
+        """Read from the store on every call: a revocation applies on the very next request, on every server."""
+        with self._store.transaction(readonly=True) as tx:
+            return tx.s.get(RevokedTokenRow, jti) is not None

@@ -1,0 +1,164 @@
+"""Token revocation (RFC 7009) and introspection (RFC 7662) of the access tokens Remit issues.
+
+* ``revoke``: the caller is an agent authenticated by its ``private_key_jwt`` assertion, as at the token endpoint.
+  A token that verifies against Remit's keys and was issued to that agent has its ``jti`` recorded in
+  ``revoked_tokens`` until it expires; anything else (unknown, invalid, expired, another client's) is ignored,
+  and the answer is the same 200 (RFC 7009 §2.2), so that nothing can be learnt about other clients' tokens.
+* ``introspect``: a token is active when it verifies against Remit's keys (issuer, signature, expiry, ``typ``),
+  its ``jti`` is not in ``revoked_tokens`` (read from the store on every call, so that a revocation applies on the
+  very next request on every server), its agent is still active and the agent's owner is not disabled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from remit.audit.record import AUDIT_SCHEMA, Kind, timestamp
+from remit.clock import Clock
+from remit.ids import new_id
+from remit.registry.models import AGENT_NAME, AgentStatus, UserStatus
+from remit.store.repository import SqlStore
+from remit.store.revocations import RevocationStore
+from remit.tokens import jose
+from remit.tokens.endpoint import MAX_JTI_CHARS, RecordAudit, TokenEndpoint, one_param
+from remit.tokens.errors import InvalidRequest, JoseError, TokenError
+from remit.tokens.keys import VerificationKey
+from remit.tokens.verify import VerifiedToken, VerifyPolicy, verify_jwt
+
+INACTIVE: dict[str, Any] = {"active": False}
+
+
+class FindKey(Protocol):
+    def find(self, kid: str) -> VerificationKey | None: ...
+
+
+class _OwnKeys:
+    """The ``KeyLookup`` of Remit's own signing keys (those that verify now)."""
+
+    def __init__(self, keys: FindKey) -> None:
+        self._keys = keys
+
+    def find(self, kid: str) -> jose.PublicKey | None:
+        found = self._keys.find(kid)
+        if found is None:
+            return None
+        try:
+            return jose.PublicKey.from_jwk(found.jwk)
+        except JoseError:  # pragma: no cover - Remit's own keys are always importable
+            return None
+
+
+class TokenIntrospection:
+    """``/oauth/revoke`` and ``/oauth/introspect`` over the store shared by every server."""
+
+    def __init__(
+        self,
+        *,
+        endpoint: TokenEndpoint,
+        store: SqlStore,
+        revocations: RevocationStore,
+        signing_keys: FindKey,
+        clock: Clock,
+        record: RecordAudit | None = None,
+    ) -> None:
+        self._endpoint = endpoint
+        self.issuer = endpoint.issuer
+        self.revocation_endpoint = f"{self.issuer}/oauth/revoke"
+        self.introspection_endpoint = f"{self.issuer}/oauth/introspect"
+        self._store = store
+        self._revocations = revocations
+        self._lookup = _OwnKeys(signing_keys)
+        self._clock = clock
+        self._record = record
+
+    def revoke(self, params: Mapping[str, Sequence[str]]) -> None:
+        """RFC 7009 §2.1. Raises a ``TokenError`` only for a bad request or client authentication."""
+        token = one_param(params, "token")
+        if not token:
+            raise InvalidRequest("the token parameter is required")
+        one_param(params, "token_type_hint")  # any hint is accepted (§2.2): only access tokens exist here
+        agent = self._endpoint.authenticate_client(params, self.revocation_endpoint)
+        verified = self._verify(token, check_revoked=False)
+        if verified is None or verified.claims.get("client_id") != agent or not verified.jti:
+            return
+        jti = verified.jti
+        if len(jti) > MAX_JTI_CHARS:  # pragma: no cover - Remit's own jti values are short
+            return
+        now = self._clock.now()
+        until = datetime.fromtimestamp(verified.expires_at, tz=now.tzinfo)
+        if not self._revocations.revoke(jti, agent, until, now):
+            return  # revoked before: recorded then
+        if self._record is not None:
+            self._record(
+                {
+                    "schema": AUDIT_SCHEMA,
+                    "id": new_id("rv"),
+                    "at": timestamp(now),
+                    "kind": Kind.TOKEN.value,
+                    "action": "token.revoke",
+                    "source": "token",
+                    "actor": f"agent:{agent}",
+                    "principal": {"type": "Agent", "id": agent},
+                    "resource": {"type": "access_token", "id": jti},
+                    "context": {"aud": verified.claims.get("aud")},
+                }
+            )
+
+    def introspect(self, params: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+        """RFC 7662 §2.2: ``{"active": false}`` for anything not currently usable."""
+        token = one_param(params, "token")
+        if not token:
+            raise InvalidRequest("the token parameter is required")
+        one_param(params, "token_type_hint")
+        verified = self._verify(token, check_revoked=True)
+        if verified is None:
+            return dict(INACTIVE)
+        claims = verified.claims
+        sub = claims.get("sub")
+        if not isinstance(sub, str) or not AGENT_NAME.fullmatch(sub):
+            return dict(INACTIVE)
+        with self._store.transaction(readonly=True) as tx:
+            agent = tx.get_agent(sub)
+            owner = tx.get_user(agent.owner) if agent is not None else None
+        if agent is None or owner is None or agent.status is not AgentStatus.ACTIVE:
+            return dict(INACTIVE)
+        if owner.status is not UserStatus.ACTIVE:
+            return dict(INACTIVE)
+        answer: dict[str, Any] = {"active": True}
+        for name in ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "jti"):
+            if name in claims:
+                answer[name] = claims[name]
+        answer["token_type"] = "Bearer"  # noqa: S105 - the RFC 6750 token type
+        return answer
+
+    def _verify(self, token: str, *, check_revoked: bool) -> VerifiedToken | None:
+        audience = _audience(token)
+        if audience is None:
+            return None
+        policy = VerifyPolicy.access_token(self.issuer, audience)
+        try:
+            return verify_jwt(
+                token,
+                self._lookup,
+                policy,
+                self._clock.now(),
+                is_revoked=self._revocations.is_revoked if check_revoked else None,
+            )
+        except (TokenError, JoseError):
+            return None
+
+
+def _audience(token: str) -> str | tuple[str, ...] | None:
+    """The token's own ``aud``, read before verification: introspection answers for every audience."""
+    try:
+        claims = jose.parse_json_object(jose.parse_compact(token).payload, "claims set")
+    except JoseError:
+        return None
+    aud = claims.get("aud")
+    if isinstance(aud, str) and aud:
+        return aud
+    if isinstance(aud, list) and aud and all(isinstance(a, str) and a for a in aud):
+        return tuple(aud)
+    return None
