@@ -223,9 +223,7 @@ class AuditLog:
                 task.cancel()
             self._loop = self._kick = None
             with self._lock:
-                batch, self._pending = self._pending, []
-                receipt, self._receipt = self._receipt, Future()
-                self._inflight = len(batch)
+                batch, receipt = self._take_locked()
             if batch:
                 self._commit(batch, receipt)
         try:
@@ -261,17 +259,10 @@ class AuditLog:
                 if self._pending and len(self._pending) < self._max_batch and not self._stop:
                     # group commit: give concurrent callers a moment to join this batch
                     self._wake.wait(timeout=self._batch_seconds)
-                batch, self._pending = self._pending, []
-                receipt, self._receipt = self._receipt, Future()
-                self._inflight = len(batch)
+                batch, receipt = self._take_locked()
             if batch:
                 self._commit(batch, receipt)
-            if time.monotonic() - last_checkpoint >= self._checkpoint_seconds:
-                last_checkpoint = time.monotonic()
-                try:
-                    self._appender.checkpoint()
-                except Exception:
-                    log.warning("could not write an audit checkpoint; will retry")
+            last_checkpoint = self._checkpoint_if_due(last_checkpoint)
 
     async def _run_on_loop(self) -> None:
         kick = self._kick
@@ -287,17 +278,27 @@ class AuditLog:
             with self._lock:
                 if self._stop:
                     return
-                batch, self._pending = self._pending, []
-                receipt, self._receipt = self._receipt, Future()
-                self._inflight = len(batch)
+                batch, receipt = self._take_locked()
             if batch:
                 self._commit(batch, receipt)
-            if time.monotonic() - last_checkpoint >= self._checkpoint_seconds:
-                last_checkpoint = time.monotonic()
-                try:
-                    self._appender.checkpoint()
-                except Exception:
-                    log.warning("could not write an audit checkpoint; will retry")
+            last_checkpoint = self._checkpoint_if_due(last_checkpoint)
+
+    def _take_locked(self) -> tuple[list[Json], Receipt]:
+        """Everything queued, and the receipt its callers hold; a fresh queue and receipt. Call with the lock."""
+        batch, self._pending = self._pending, []
+        receipt, self._receipt = self._receipt, Future()
+        self._inflight = len(batch)
+        return batch, receipt
+
+    def _checkpoint_if_due(self, last: float) -> float:
+        """Sign the chain's end if ``checkpoint_seconds`` have passed since ``last``; return the new ``last``."""
+        if time.monotonic() - last < self._checkpoint_seconds:
+            return last
+        try:
+            self._appender.checkpoint()
+        except Exception:
+            log.warning("could not write an audit checkpoint; will retry")
+        return time.monotonic()
 
     def _commit(self, batch: list[Json], receipt: Receipt) -> None:
         started = time.perf_counter()
