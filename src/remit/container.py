@@ -34,6 +34,8 @@ from remit.tokens.agentkeyservice import AgentKeyService
 from remit.tokens.endpoint import StoreReplayGuard, TokenEndpoint
 from remit.tokens.introspection import TokenIntrospection
 from remit.tokens.keyservice import SigningKeyService
+from remit.tokens.ownkeys import OwnKeys
+from remit.tokens.verify import VerifiedCache, VerifyPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,7 @@ class Remit:
     agent_keys: AgentKeyService  #: agents' public keys for private_key_jwt
     token_endpoint: TokenEndpoint  #: client_credentials with private_key_jwt
     introspection: TokenIntrospection  #: revocation (RFC 7009) and introspection (RFC 7662)
+    revocations: RevocationStore  #: revoked access tokens, shared by every server of the store
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock | None = None, migrate_schema: bool = True) -> Remit:
@@ -114,10 +117,11 @@ class Remit:
             lifetime=min(t.access_token_seconds, t.max_access_token_seconds),
             record=lambda body: audit_log.record(body).result(AUDIT_WAIT_SECONDS),
         )
+        revocations = RevocationStore(store)
         introspection = TokenIntrospection(
             endpoint=token_endpoint,
             store=store,
-            revocations=RevocationStore(store),
+            revocations=revocations,
             signing_keys=signing_keys,
             clock=clock,
             record=lambda body: audit_log.record(body).result(AUDIT_WAIT_SECONDS),
@@ -143,6 +147,7 @@ class Remit:
             agent_keys=agent_keys,
             token_endpoint=token_endpoint,
             introspection=introspection,
+            revocations=revocations,
         )
 
     def authorizer(self) -> Authorizer:
@@ -152,6 +157,16 @@ class Remit:
             self.refresher.refresh()
         self.audit_log.start()
         return Authorizer(self.pdp, self.refresher, recorder=self.decision_recorder)
+
+    def token_verifier(self, audience: str | tuple[str, ...], *, capacity: int = 4096) -> VerifiedCache:
+        """A verifier of the access tokens this estate issues for ``audience``, for a component in this process (a
+        gateway): Remit's own signing keys (a key revoked by rotation is refused at once, cached tokens included),
+        and the shared revocation store read on every call, so that a token revoked on any server is refused on the
+        very next request here. Sender binding is the caller's ``Binding``."""
+        policy = VerifyPolicy.access_token(self.token_endpoint.issuer, audience)
+        return VerifiedCache(
+            OwnKeys(self.signing_keys), policy, self.clock, capacity=capacity, is_revoked=self.revocations.is_revoked
+        )
 
     def close(self) -> None:
         self.refresher.stop()

@@ -812,6 +812,35 @@ def test_clearing_the_cache_after_a_key_leaves(ed: Signer, policy: VerifyPolicy,
     refused(lambda: cache.verify(token), token, "signing key is unknown")
 
 
+def test_the_cache_forgets_every_token_when_the_lookups_generation_changes(
+    ed: Signer, es: Signer, policy: VerifyPolicy, clock: FrozenClock
+) -> None:
+    class Versioned:
+        def __init__(self) -> None:
+            self.keys = {ed.key.kid: ed.key.public_key, es.key.kid: es.key.public_key}
+            self.asked = 0
+
+        def find(self, kid: str) -> jose.PublicKey | None:
+            return self.keys.get(kid)
+
+        def generation(self) -> object:
+            self.asked += 1
+            return frozenset(self.keys)
+
+    lookup = Versioned()
+    cache = VerifiedCache(lookup, policy, clock)
+    assert lookup.asked == 0  # nothing is asked before the first token
+    revoked_key, kept = mint(ed, clock, jti="by-ed"), mint(es, clock, jti="by-es")
+    first = cache.verify(revoked_key)
+    cache.verify(kept)
+    assert cache.verify(revoked_key) is first and len(cache) == 2
+    del lookup.keys[ed.key.kid]  # no clear(): the generation tells
+    refused(lambda: cache.verify(revoked_key), revoked_key, "signing key is unknown")
+    assert len(cache) == 0
+    again = cache.verify(kept)  # verified afresh with the keys that remain
+    assert cache.verify(kept) is again and len(cache) == 1
+
+
 def test_the_cache_stays_within_its_capacity_and_keeps_hot_tokens(
     ed: Signer, keys: KeySet, policy: VerifyPolicy, clock: FrozenClock
 ) -> None:

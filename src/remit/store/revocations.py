@@ -10,6 +10,9 @@ from remit.errors import Conflict
 from remit.store.repository import SqlStore
 from remit.store.tables import RevokedTokenRow
 
+#: the ``jti`` column's width
+MAX_STORED_JTI = 256
+
 
 class RevocationStore:
     """``revoked_tokens`` over the registry's ``SqlStore``: shared by every server of one store."""
@@ -32,6 +35,10 @@ class RevocationStore:
         return True
 
     def is_revoked(self, jti: str) -> bool:
-        """Read from the store on every call: a revocation applies on the very next request, on every server."""
+        """Read from the store on every call, with no cache: a revocation applies on the very next request, on
+        every server of the store. The ``is_revoked`` hook of a verifier (``VerifiedCache``, introspection).
+        A ``jti`` that could never be stored (too long, a NUL) was never revoked."""
+        if len(jti) > MAX_STORED_JTI or "\x00" in jti:
+            return False
         with self._store.transaction(readonly=True) as tx:
             return tx.s.get(RevokedTokenRow, jti) is not None

@@ -219,19 +219,16 @@ class TokenEndpoint:
         now = int(self._clock.now().timestamp())
         jti = new_id("at")
         scope = " ".join(scopes)
-        claims = {
-            "iss": self.issuer,
-            "sub": agent,
-            "aud": audience,
-            "client_id": agent,
-            "scope": scope,
-            "iat": now,
-            "exp": now + self._lifetime,
-            "jti": jti,
-        }
-        header = {"alg": key.alg, "kid": key.kid, "typ": "at+jwt"}
-        signing_input = _b64(_json(header)) + b"." + _b64(_json(claims))
-        token = (signing_input + b"." + _b64(key.sign(signing_input))).decode("ascii")
+        token = sign_access_token(
+            key,
+            issuer=self.issuer,
+            agent=agent,
+            audience=audience,
+            scope=scope,
+            iat=now,
+            lifetime=self._lifetime,
+            jti=jti,
+        )
         if self._record is not None:  # before the token leaves: an unrecorded token is never handed out
             self._record(
                 {
@@ -248,6 +245,26 @@ class TokenEndpoint:
                 }
             )
         return IssuedToken(token, self._lifetime, scope, jti, agent, audience)
+
+
+def sign_access_token(
+    key: SigningKey, *, issuer: str, agent: str, audience: str, scope: str, iat: int, lifetime: int, jti: str
+) -> str:
+    """An RFC 9068 access token (``typ`` ``at+jwt``) for ``agent``, signed with ``key``: what the token endpoint
+    issues once every check has passed (the claims, their JSON, the signature; no store, no policy)."""
+    claims = {
+        "iss": issuer,
+        "sub": agent,
+        "aud": audience,
+        "client_id": agent,
+        "scope": scope,
+        "iat": iat,
+        "exp": iat + lifetime,
+        "jti": jti,
+    }
+    header = {"alg": key.alg, "kid": key.kid, "typ": "at+jwt"}
+    signing_input = _b64(_json(header)) + b"." + _b64(_json(claims))
+    return (signing_input + b"." + _b64(key.sign(signing_input))).decode("ascii")
 
 
 def one_param(params: Mapping[str, Sequence[str]], name: str) -> str | None:

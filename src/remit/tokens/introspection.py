@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from remit.audit.record import AUDIT_SCHEMA, Kind, timestamp
 from remit.clock import Clock
@@ -24,30 +24,10 @@ from remit.store.revocations import RevocationStore
 from remit.tokens import jose
 from remit.tokens.endpoint import MAX_JTI_CHARS, RecordAudit, TokenEndpoint, one_param
 from remit.tokens.errors import InvalidRequest, JoseError, TokenError
-from remit.tokens.keys import VerificationKey
+from remit.tokens.ownkeys import OwnKeys, SigningKeys
 from remit.tokens.verify import VerifiedToken, VerifyPolicy, verify_jwt
 
 INACTIVE: dict[str, Any] = {"active": False}
-
-
-class FindKey(Protocol):
-    def find(self, kid: str) -> VerificationKey | None: ...
-
-
-class _OwnKeys:
-    """The ``KeyLookup`` of Remit's own signing keys (those that verify now)."""
-
-    def __init__(self, keys: FindKey) -> None:
-        self._keys = keys
-
-    def find(self, kid: str) -> jose.PublicKey | None:
-        found = self._keys.find(kid)
-        if found is None:
-            return None
-        try:
-            return jose.PublicKey.from_jwk(found.jwk)
-        except JoseError:  # pragma: no cover - Remit's own keys are always importable
-            return None
 
 
 class TokenIntrospection:
@@ -59,7 +39,7 @@ class TokenIntrospection:
         endpoint: TokenEndpoint,
         store: SqlStore,
         revocations: RevocationStore,
-        signing_keys: FindKey,
+        signing_keys: SigningKeys,
         clock: Clock,
         record: RecordAudit | None = None,
     ) -> None:
@@ -69,7 +49,7 @@ class TokenIntrospection:
         self.introspection_endpoint = f"{self.issuer}/oauth/introspect"
         self._store = store
         self._revocations = revocations
-        self._lookup = _OwnKeys(signing_keys)
+        self._lookup = OwnKeys(signing_keys)
         self._clock = clock
         self._record = record
 

@@ -70,6 +70,7 @@ class Rotation:
 @dataclass(frozen=True, slots=True)
 class _Cache:
     keys: tuple[VerificationKey, ...]  #: the active key and the retired ones verifying when loaded
+    kids: frozenset[str]  #: their ``kid`` values
     active: StoredKey | None
     revision: int  #: the store's change counter in the loading transaction
     writes: int  #: this process's write count before loading
@@ -151,6 +152,12 @@ class SigningKeyService:
             if moved:
                 found = _named(self._load(now), kid)
         return found if found is not None and found.verifies_at(now) else None
+
+    def generation(self) -> frozenset[str]:
+        """The ``kid`` values of the keys that verify, as last loaded: changes when a key is made, or revoked
+        (``VerifiedCache`` empties itself then). A key whose ``verify_until`` merely passes stays in until the next
+        reload: every token it signed has expired by then."""
+        return self._current(self._clock.now()).kids
 
     def jwks(self) -> dict[str, Any]:
         """The JWK Set of the keys that verify now (RFC 7517 §5); never a private member. Makes the first key if
@@ -252,7 +259,8 @@ class SigningKeyService:
                 revision = tx.revision()
                 stored = tx.verifying(now)
             active = next((s for s in stored if s.key.status is KeyStatus.ACTIVE), None)
-            cache = _Cache(tuple(s.key for s in stored), active, revision, writes, now)
+            keys = tuple(s.key for s in stored)
+            cache = _Cache(keys, frozenset(k.kid for k in keys), active, revision, writes, now)
             self._cache = cache
             return cache
 

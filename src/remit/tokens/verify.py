@@ -11,7 +11,8 @@ Two steps, as RFC 8725 §3 asks:
 ``verify_jwt`` runs both, then the hooks the caller passes: ``is_revoked(jti)``, a ``ReplayGuard`` for one-time
 assertions (RFC 7523 §3 item 7), and the ``cnf`` sender binding (RFC 8705 §3 ``x5t#S256``, RFC 9449 §6 ``jkt``)
 against what the caller saw on the connection (``Binding``). ``VerifiedCache`` remembers verified tokens so that a
-token seen before costs a hash and a few comparisons, still re-checking expiry, revocation and binding.
+token seen before costs a hash and a few comparisons, still re-checking expiry, revocation and binding; it forgets
+them all when the lookup's ``generation()`` (the set of keys that verify) changes.
 
 Every refusal raises ``policy.failure`` (``InvalidToken`` by default, ``InvalidClient`` for client assertions,
 ``InvalidGrant`` for grants) with a description naming the check, never a value from the token.
@@ -53,6 +54,17 @@ class KeyLookup(Protocol):
         Implementations MUST answer from keys they already hold (a registry, a store, a configured JWKS); they
         MUST NOT fetch a key named by the token. They MAY raise ``StoreError`` when the store is unreachable.
         """
+        ...
+
+
+class KeyGeneration(Protocol):
+    """A ``KeyLookup`` whose keys can change (rotation, a revoked key): ``generation`` tells when they did."""
+
+    def generation(self) -> object:
+        """A value equal to the previous one exactly while the same keys verify (e.g. their ``kid`` values).
+
+        MUST be cheap (it is asked on every ``VerifiedCache`` hit) and MUST change no later than ``find`` stops
+        finding a key that it found before."""
         ...
 
 
@@ -324,6 +336,9 @@ class KeySet:
         return self._keys.get(kid)
 
 
+_UNSEEN: Final = object()
+
+
 class _Entry:
     __slots__ = ("referenced", "slot", "token")
 
@@ -341,9 +356,11 @@ class VerifiedCache:
     is clock-sweep (second chance): reads take no lock (a dict lookup and a flag write), inserts and evictions take
     one. Only successful verifications are cached.
 
-    WARNING: when a key leaves the lookup (rotation, an agent's key revoked), call ``clear()``: cached tokens
-    signed by that key would otherwise keep verifying until they expire. Not for one-time tokens (client
-    assertions): those go through ``verify_jwt`` with a ``ReplayGuard``.
+    When the lookup has a ``generation()`` (``KeyGeneration``: Remit's own signing keys do), every call asks it
+    first and a change empties the cache: a token whose key was revoked (``remit keys rotate --revoke-previous``)
+    is refused on the next call. WARNING: a lookup without one (a ``KeySet``) is taken as fixed; when its keys
+    change, call ``clear()``. Not for one-time tokens (client assertions): those go through ``verify_jwt`` with a
+    ``ReplayGuard``.
     """
 
     def __init__(
@@ -362,6 +379,9 @@ class VerifiedCache:
         self._clock = clock
         self._capacity = capacity
         self._is_revoked = is_revoked
+        generation = getattr(lookup, "generation", None)
+        self._generation: Callable[[], object] | None = generation if callable(generation) else None
+        self._seen_generation: object = _UNSEEN
         self._entries: dict[bytes, _Entry] = {}
         self._ring: list[bytes] = []
         self._hand = 0
@@ -372,6 +392,13 @@ class VerifiedCache:
         policy = self._policy
         if len(token) > policy.max_token_bytes:
             return verify_jwt(token, self._lookup, policy, self._clock.now())  # raises: too large
+        generation: object = None
+        if self._generation is not None:
+            generation = self._generation()
+            if generation != self._seen_generation:
+                with self._lock:
+                    self._seen_generation = generation
+                    self._forget()
         digest = hashlib.sha256(token.encode()).digest()
         entry = self._entries.get(digest)
         if entry is not None:
@@ -394,15 +421,19 @@ class VerifiedCache:
         verified = verify_jwt(
             token, self._lookup, policy, self._clock.now(), is_revoked=self._is_revoked, binding=binding
         )
-        self._store(digest, verified)
+        if self._generation is None or self._generation() == generation:  # not if the keys changed meanwhile
+            self._store(digest, verified)
         return verified
 
     def clear(self) -> None:
-        """Forget every token (after a key rotation or removal)."""
+        """Forget every token (after a key rotation or removal, for a lookup without ``generation``)."""
         with self._lock:
-            self._entries.clear()
-            self._ring.clear()
-            self._hand = 0
+            self._forget()
+
+    def _forget(self) -> None:  # under the lock
+        self._entries.clear()
+        self._ring.clear()
+        self._hand = 0
 
     def __len__(self) -> int:
         return len(self._entries)
