@@ -280,9 +280,12 @@ def verify_jwt(
     *,
     is_revoked: IsRevoked | None = None,
     replay: ReplayGuard | None = None,
-    binding: Binding = NO_BINDING,
+    binding: Binding | None = NO_BINDING,
 ) -> VerifiedToken:
     """Verify a JWT completely: ``verify_jws``, ``check_claims``, then revocation, binding and replay.
+
+    ``binding`` None skips the ``cnf`` check, for a caller that reports the binding rather than enforces it (token
+    introspection and revocation, which see no connection of the token's holder).
 
     Raises:
         TokenError: ``policy.failure``, naming the check that failed.
@@ -309,7 +312,8 @@ def verify_jwt(
         cnf_jkt=cnf.get("jkt"),
     )
     _check_revoked(result, is_revoked, fail)
-    check_binding(result, binding, policy)
+    if binding is not None:
+        check_binding(result, binding, policy)
     if replay is not None:
         if result.jti is None:
             raise fail("the token has no 'jti', so a replay cannot be detected")
