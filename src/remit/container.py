@@ -31,6 +31,7 @@ from remit.store.db import make_engine
 from remit.store.repository import SqlStore
 from remit.store.revocations import RevocationStore
 from remit.tokens.agentkeyservice import AgentKeyService
+from remit.tokens.dpop import DpopVerifier
 from remit.tokens.endpoint import StoreReplayGuard, TokenEndpoint
 from remit.tokens.introspection import TokenIntrospection
 from remit.tokens.keyservice import SigningKeyService
@@ -106,15 +107,17 @@ class Remit:
         agent_key_store = AgentKeyStore(store)
         agent_keys = AgentKeyService(agent_key_store, clock)
         t = settings.tokens
+        replay = StoreReplayGuard(agent_key_store, clock)
         token_endpoint = TokenEndpoint(
             issuer=t.issuer,
             store=store,
             agent_keys=agent_keys,
-            replay=StoreReplayGuard(agent_key_store, clock),
+            replay=replay,
             pdp=pdp,
             signing_keys=signing_keys,
             clock=clock,
             lifetime=min(t.access_token_seconds, t.max_access_token_seconds),
+            dpop=DpopVerifier(replay=replay, clock=clock, max_age=t.dpop_max_age_seconds, leeway=t.dpop_leeway_seconds),
             record=lambda body: audit_log.record(body).result(AUDIT_WAIT_SECONDS),
         )
         revocations = RevocationStore(store)

@@ -108,6 +108,11 @@ class TokenSettings(BaseModel):
     (plus a minute of clock leeway), so every token it signed can still be checked."""
     key_rotation_days: int = Field(default=30, ge=1, le=3650)
     """The active signing key is replaced automatically once it is this old."""
+    dpop_max_age_seconds: int = Field(default=60, ge=5, le=600)
+    """A DPoP proof (RFC 9449) is accepted for this long after its ``iat``; its ``jti`` is remembered as long, in
+    the store, so that no server accepts it twice."""
+    dpop_leeway_seconds: int = Field(default=5, ge=0, le=60)
+    """How far in the future a DPoP proof's ``iat`` may be (the client's clock running ahead)."""
     kek_file: Path | None = None
     """File holding the key-encryption key (base64url of 32 random bytes), mode 0600, that encrypts the signing
     keys' private halves in the database. Unset: ``REMIT_KEY_ENCRYPTION_KEY``, or else ``<home>/keys/kek``, created

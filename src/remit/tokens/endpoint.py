@@ -13,7 +13,10 @@ The request, in order of the checks:
 * ``resource``: exactly one absolute URI without a fragment, the token's ``aud`` (absent, repeated or malformed:
   ``invalid_target``, as RFC 8707 §2 says of a resource that is "invalid, missing, unknown, or malformed");
 * ``scope``: space-separated ``action:resource_id`` items; each resource must be in the registry and the policy
-  engine must allow the agent the action on it (otherwise ``invalid_scope``). There is no default scope.
+  engine must allow the agent the action on it (otherwise ``invalid_scope``). There is no default scope;
+* a ``DPoP`` header (RFC 9449 §5): a valid proof for ``POST`` to the token endpoint binds the token to its key
+  (``cnf.jkt``, ``token_type`` ``DPoP``); an invalid one is ``invalid_dpop_proof``. Without one the token is a
+  bearer token.
 
 Every refusal is a ``TokenError``; its description names the check, never a value read from the request.
 """
@@ -40,6 +43,7 @@ from remit.store.repository import SqlStore
 from remit.tokens import jose
 from remit.tokens.agentkeys import AGENT_KEY_ALGORITHMS
 from remit.tokens.agentkeyservice import AgentKeyService
+from remit.tokens.dpop import DpopProof, DpopVerifier
 from remit.tokens.errors import (
     InvalidClient,
     InvalidRequest,
@@ -78,12 +82,17 @@ class IssuedToken:
     jti: str
     agent: str
     audience: str
+    jkt: str | None = None  #: the DPoP key the token is bound to (RFC 9449 §6.1)
+
+    @property
+    def token_type(self) -> str:
+        return "DPoP" if self.jkt is not None else "Bearer"
 
     def body(self) -> dict[str, Any]:
-        """The RFC 6749 §5.1 response."""
+        """The RFC 6749 §5.1 response (RFC 9449 §5.1: ``token_type`` ``DPoP`` for a bound token)."""
         return {
             "access_token": self.access_token,
-            "token_type": "Bearer",
+            "token_type": self.token_type,
             "expires_in": self.expires_in,
             "scope": self.scope,
         }
@@ -131,6 +140,7 @@ class TokenEndpoint:
         signing_keys: ActiveKey,
         clock: Clock,
         lifetime: int,
+        dpop: DpopVerifier,
         record: RecordAudit | None = None,
     ) -> None:
         self.issuer = issuer.rstrip("/")
@@ -142,19 +152,29 @@ class TokenEndpoint:
         self._signing_keys = signing_keys
         self._clock = clock
         self._lifetime = lifetime
+        self.dpop = dpop
         self._record = record
 
-    def client_credentials(self, params: Mapping[str, Sequence[str]]) -> IssuedToken:
-        """Check the request and issue a token. Raises a ``TokenError`` for every refusal."""
+    def client_credentials(self, params: Mapping[str, Sequence[str]], dpop: Sequence[str] = ()) -> IssuedToken:
+        """Check the request and issue a token; ``dpop`` holds the request's ``DPoP`` header values. Raises a
+        ``TokenError`` for every refusal."""
         grant = _one(params, "grant_type")
         if grant is None:
             raise InvalidRequest("the grant_type parameter is required")
         if grant != GRANT_TYPE:
             raise UnsupportedGrantType("only the client_credentials grant is supported")
         agent = self._authenticate(params)
+        proof = self.dpop_proof(dpop)
         audience = _resource(params)
         scopes = self._scopes(agent, params)
-        return self._issue(agent, audience, scopes)
+        return self._issue(agent, audience, scopes, proof)
+
+    def dpop_proof(self, values: Sequence[str]) -> DpopProof | None:
+        """The DPoP proof of a token request (RFC 9449 §5), checked for ``POST`` to the token endpoint's public URL;
+        None without one. Raises ``InvalidDpopProof`` (400)."""
+        if not values:
+            return None
+        return self.dpop.verify(values, method="POST", url=self.token_endpoint)
 
     # -- the checks ------------------------------------------------------------------------------------------
 
@@ -214,11 +234,16 @@ class TokenEndpoint:
                 raise InvalidScope("the policies do not allow every scope asked for")
         return items
 
-    def _issue(self, agent: str, audience: str, scopes: tuple[str, ...]) -> IssuedToken:
+    def _issue(self, agent: str, audience: str, scopes: tuple[str, ...], proof: DpopProof | None) -> IssuedToken:
         key = self._signing_keys.active()
         now = int(self._clock.now().timestamp())
         jti = new_id("at")
         scope = " ".join(scopes)
+        context: dict[str, Any] = {"scope": scope, "expires_in": self._lifetime, "kid": key.kid}
+        cnf = None
+        if proof is not None:
+            cnf = {"jkt": proof.jkt}
+            context["dpop_jkt"] = proof.jkt
         token = sign_access_token(
             key,
             issuer=self.issuer,
@@ -228,6 +253,7 @@ class TokenEndpoint:
             iat=now,
             lifetime=self._lifetime,
             jti=jti,
+            cnf=cnf,
         )
         if self._record is not None:  # before the token leaves: an unrecorded token is never handed out
             self._record(
@@ -241,18 +267,28 @@ class TokenEndpoint:
                     "actor": f"agent:{agent}",
                     "principal": {"type": "Agent", "id": agent},
                     "resource": {"type": "audience", "id": audience},
-                    "context": {"scope": scope, "expires_in": self._lifetime, "kid": key.kid},
+                    "context": context,
                 }
             )
-        return IssuedToken(token, self._lifetime, scope, jti, agent, audience)
+        return IssuedToken(token, self._lifetime, scope, jti, agent, audience, proof.jkt if proof else None)
 
 
 def sign_access_token(
-    key: SigningKey, *, issuer: str, agent: str, audience: str, scope: str, iat: int, lifetime: int, jti: str
+    key: SigningKey,
+    *,
+    issuer: str,
+    agent: str,
+    audience: str,
+    scope: str,
+    iat: int,
+    lifetime: int,
+    jti: str,
+    cnf: Mapping[str, str] | None = None,
 ) -> str:
     """An RFC 9068 access token (``typ`` ``at+jwt``) for ``agent``, signed with ``key``: what the token endpoint
-    issues once every check has passed (the claims, their JSON, the signature; no store, no policy)."""
-    claims = {
+    issues once every check has passed (the claims, their JSON, the signature; no store, no policy). ``cnf`` binds
+    it to a key (RFC 7800; ``{"jkt": ...}`` for DPoP, RFC 9449 §6.1)."""
+    claims: dict[str, Any] = {
         "iss": issuer,
         "sub": agent,
         "aud": audience,
@@ -262,6 +298,8 @@ def sign_access_token(
         "exp": iat + lifetime,
         "jti": jti,
     }
+    if cnf:
+        claims["cnf"] = dict(cnf)
     header = {"alg": key.alg, "kid": key.kid, "typ": "at+jwt"}
     signing_input = _b64(_json(header)) + b"." + _b64(_json(claims))
     return (signing_input + b"." + _b64(key.sign(signing_input))).decode("ascii")

@@ -6,7 +6,8 @@
   and the answer is the same 200 (RFC 7009 §2.2), so that nothing can be learnt about other clients' tokens.
 * ``introspect``: a token is active when it verifies against Remit's keys (issuer, signature, expiry, ``typ``),
   its ``jti`` is not in ``revoked_tokens`` (read from the store on every call, so that a revocation applies on the
-  very next request on every server), its agent is still active and the agent's owner is not disabled.
+  very next request on every server), its agent is still active and the agent's owner is not disabled. A bound
+  token's ``cnf`` is returned, with ``token_type`` ``DPoP`` for a DPoP-bound one (RFC 9449 §6.2).
 """
 
 from __future__ import annotations
@@ -110,7 +111,11 @@ class TokenIntrospection:
         for name in ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "jti"):
             if name in claims:
                 answer[name] = claims[name]
-        answer["token_type"] = "Bearer"  # noqa: S105 - the RFC 6750 token type
+        if verified.cnf_jkt is not None:  # RFC 9449 §6.2
+            answer["cnf"] = {"jkt": verified.cnf_jkt}
+            answer["token_type"] = "DPoP"  # noqa: S105 - the RFC 9449 token type
+        else:
+            answer["token_type"] = "Bearer"  # noqa: S105 - the RFC 6750 token type
         return answer
 
     def _verify(self, token: str, *, check_revoked: bool) -> VerifiedToken | None:
@@ -125,6 +130,7 @@ class TokenIntrospection:
                 policy,
                 self._clock.now(),
                 is_revoked=self._revocations.is_revoked if check_revoked else None,
+                binding=None,  # reported (cnf), not enforced: the holder's connection is not ours to see
             )
         except (TokenError, JoseError):
             return None

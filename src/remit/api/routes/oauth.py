@@ -24,7 +24,10 @@ router = APIRouter(tags=["oauth"])
 MAX_FORM_BYTES = 16_384
 
 _TOKEN_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "RFC 6749 §5.2 error: invalid_request, unsupported_grant_type, invalid_scope, invalid_target"},
+    400: {
+        "description": "RFC 6749 §5.2 error: invalid_request, unsupported_grant_type, invalid_scope, invalid_target; "
+        "invalid_dpop_proof (RFC 9449 §5)"
+    },
     401: {"description": "RFC 6749 §5.2 error: invalid_client (a missing, bad, expired or replayed assertion)"},
     503: {"model": ErrorBody, "description": "The store is unavailable"},
 }
@@ -34,9 +37,11 @@ _TOKEN_ERRORS: dict[int | str, dict[str, Any]] = {
 async def token(request: Request, remit: RemitDep) -> JSONResponse:
     """Issue an access token (RFC 9068 JWT) to an agent: ``application/x-www-form-urlencoded`` with
     ``grant_type=client_credentials``, ``client_assertion_type``, ``client_assertion``, ``resource`` and
-    ``scope``. The answer is never cached."""
+    ``scope``. With a ``DPoP`` header (a proof, RFC 9449), the token is bound to the proof's key and its
+    ``token_type`` is ``DPoP``. The answer is never cached."""
     params = await _form(request)
-    issued = await run_in_threadpool(remit.token_endpoint.client_credentials, params)  # store reads, signing
+    dpop = request.headers.getlist("dpop")
+    issued = await run_in_threadpool(remit.token_endpoint.client_credentials, params, dpop)  # store reads, signing
     return JSONResponse(issued.body(), headers=_NO_STORE)
 
 
@@ -111,6 +116,7 @@ def metadata(remit: RemitDep) -> JSONResponse:
             "token_endpoint_auth_methods_supported": ["private_key_jwt"],
             "token_endpoint_auth_signing_alg_values_supported": sorted(AGENT_KEY_ALGORITHMS),
             "response_types_supported": [],
+            "dpop_signing_alg_values_supported": list(endpoint.dpop.algorithms),
         },
         headers={"Cache-Control": "public, max-age=300"},
     )

@@ -1,0 +1,147 @@
+"""DPoP at ``POST /oauth/token`` over real HTTP (RFC 9449 §5): a valid proof binds the token to its key
+(``cnf.jkt``, ``token_type`` DPoP), an invalid one is ``invalid_dpop_proof`` (400); introspection reports the
+binding (§6.2)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from remit.admin.access import AdminRole
+from remit.clock import FrozenClock
+from remit.paging import PageRequest
+from remit.store.audit import AuditFilter
+from remit.tokens import jose
+from remit.tokens.dpop import DPOP_ALGORITHMS, sign_proof
+from remit.tokens.verify import KeySet, VerifyPolicy, verify_jwt
+from tests.api.conftest import LiveServer, TokenFactory
+from tests.api.test_oauth_token import ADMIN, RESOURCE, agent_key, client, form, refused
+
+__all__ = ["agent_key", "client"]  # fixtures re-used from the token endpoint's tests
+
+
+@pytest.fixture(scope="module")
+def dpop_key() -> jose.SigningKey:
+    return jose.SigningKey.generate("ES256")
+
+
+def token_url(live: LiveServer) -> str:
+    """The token endpoint as the issuer's public URL: what ``htu`` names, whatever address the client dialled."""
+    return f"{live.remit.settings.tokens.issuer}/oauth/token"
+
+
+def proof(live: LiveServer, key: jose.SigningKey, **changes: str) -> str:
+    now = live.remit.clock.now().timestamp()
+    return sign_proof(key, method=changes.get("method", "POST"), url=changes.get("url", token_url(live)), iat=now)
+
+
+@pytest.fixture
+def pep(live: LiveServer, mint: TokenFactory) -> Iterator[httpx.Client]:
+    with live.client(mint(AdminRole.PEP)) as c:
+        yield c
+
+
+def test_a_token_asked_for_with_a_proof_is_bound_to_its_key(
+    live: LiveServer,
+    client: httpx.Client,
+    agent_key: jose.SigningKey,
+    dpop_key: jose.SigningKey,
+    clock: FrozenClock,
+    pep: httpx.Client,
+) -> None:
+    r = client.post("/oauth/token", data=form(live, agent_key), headers={"DPoP": proof(live, dpop_key)})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["token_type"] == "DPoP"
+    keys = KeySet.from_jwks(client.get("/.well-known/jwks.json").json())
+    policy = VerifyPolicy.access_token(live.remit.settings.tokens.issuer, RESOURCE)
+    token = verify_jwt(body["access_token"], keys, policy, clock.now(), binding=None)
+    jkt = dpop_key.public_key.thumbprint
+    assert token.claims["cnf"] == {"jkt": jkt}
+    [record] = live.remit.audit.query(ADMIN, AuditFilter(kind="token"), PageRequest(limit=10)).items
+    assert record["context"]["dpop_jkt"] == jkt
+    answer = pep.post("/oauth/introspect", data={"token": body["access_token"]}).json()
+    assert answer["active"] is True
+    assert (answer["token_type"], answer["cnf"]) == ("DPoP", {"jkt": jkt})
+
+
+def test_without_a_proof_the_token_is_a_bearer_token(
+    live: LiveServer, client: httpx.Client, agent_key: jose.SigningKey, pep: httpx.Client
+) -> None:
+    r = client.post("/oauth/token", data=form(live, agent_key))
+    assert r.status_code == 200, r.text
+    assert r.json()["token_type"] == "Bearer"
+    answer = pep.post("/oauth/introspect", data={"token": r.json()["access_token"]}).json()
+    assert answer["token_type"] == "Bearer" and "cnf" not in answer
+
+
+@pytest.mark.parametrize(
+    ("changes", "description"),
+    [
+        ({"method": "GET"}, "htm is not this request's method"),
+        ({"url": "http://127.0.0.1:1/oauth/token"}, "htu is not this request's URI"),
+        ({"url": "https://remit.example/oauth/revoke"}, "htu is not this request's URI"),
+    ],
+)
+def test_an_invalid_proof_is_refused(
+    live: LiveServer,
+    client: httpx.Client,
+    agent_key: jose.SigningKey,
+    dpop_key: jose.SigningKey,
+    changes: dict[str, str],
+    description: str,
+) -> None:
+    r = client.post("/oauth/token", data=form(live, agent_key), headers={"DPoP": proof(live, dpop_key, **changes)})
+    assert description in refused(r, 400, "invalid_dpop_proof")
+    assert "www-authenticate" not in r.headers
+    assert live.remit.audit.query(ADMIN, AuditFilter(kind="token"), PageRequest(limit=10)).items == ()
+
+
+def test_the_htu_is_the_issuers_url_not_the_address_dialled(
+    live: LiveServer, client: httpx.Client, agent_key: jose.SigningKey, dpop_key: jose.SigningKey
+) -> None:
+    assert not token_url(live).startswith(live.url)  # the test server listens on another port than the issuer's
+    dialled = proof(live, dpop_key, url=f"{live.url}/oauth/token")
+    r = client.post("/oauth/token", data=form(live, agent_key), headers={"DPoP": dialled})
+    refused(r, 400, "invalid_dpop_proof")
+
+
+@pytest.mark.parametrize("values", [["x.y.z"], ["garbage"]])
+def test_a_malformed_proof_is_refused(
+    live: LiveServer, client: httpx.Client, agent_key: jose.SigningKey, values: list[str]
+) -> None:
+    headers = [("DPoP", value) for value in values]
+    r = client.post("/oauth/token", data=form(live, agent_key), headers=headers)
+    assert "malformed" in refused(r, 400, "invalid_dpop_proof")
+
+
+def test_two_proofs_are_refused(
+    live: LiveServer, client: httpx.Client, agent_key: jose.SigningKey, dpop_key: jose.SigningKey
+) -> None:
+    headers = [("DPoP", proof(live, dpop_key)), ("DPoP", proof(live, dpop_key))]
+    r = client.post("/oauth/token", data=form(live, agent_key), headers=headers)
+    assert "exactly one DPoP header" in refused(r, 400, "invalid_dpop_proof")
+
+
+def test_a_replayed_proof_is_refused(
+    live: LiveServer, client: httpx.Client, agent_key: jose.SigningKey, dpop_key: jose.SigningKey
+) -> None:
+    once = proof(live, dpop_key)
+    assert client.post("/oauth/token", data=form(live, agent_key), headers={"DPoP": once}).status_code == 200
+    r = client.post("/oauth/token", data=form(live, agent_key), headers={"DPoP": once})
+    assert "used before" in refused(r, 400, "invalid_dpop_proof")
+
+
+def test_the_client_is_authenticated_before_its_proof_is_read(
+    live: LiveServer, client: httpx.Client, agent_key: jose.SigningKey, dpop_key: jose.SigningKey
+) -> None:
+    r = client.post("/oauth/token", data=form(live, agent_key, client_assertion="x.y.z"), headers={"DPoP": "bad"})
+    refused(r, 401, "invalid_client")
+
+
+def test_the_metadata_names_the_proof_algorithms(client: httpx.Client) -> None:
+    metadata = client.get("/.well-known/oauth-authorization-server").json()
+    assert metadata["dpop_signing_alg_values_supported"] == sorted(DPOP_ALGORITHMS)
+    assert "none" not in metadata["dpop_signing_alg_values_supported"]
