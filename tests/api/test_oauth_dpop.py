@@ -14,7 +14,8 @@ from remit.clock import FrozenClock
 from remit.paging import PageRequest
 from remit.store.audit import AuditFilter
 from remit.tokens import jose
-from remit.tokens.dpop import DPOP_ALGORITHMS, sign_proof
+from remit.tokens.dpop import DPOP_ALGORITHMS, sign_proof, verify_presented
+from remit.tokens.errors import InvalidDpopProof, InvalidToken
 from remit.tokens.verify import KeySet, VerifyPolicy, verify_jwt
 from tests.api.conftest import LiveServer, TokenFactory
 from tests.api.test_oauth_token import ADMIN, RESOURCE, agent_key, client, form, refused
@@ -145,3 +146,20 @@ def test_the_metadata_names_the_proof_algorithms(client: httpx.Client) -> None:
     metadata = client.get("/.well-known/oauth-authorization-server").json()
     assert metadata["dpop_signing_alg_values_supported"] == sorted(DPOP_ALGORITHMS)
     assert "none" not in metadata["dpop_signing_alg_values_supported"]
+
+
+def test_a_gateway_in_the_process_accepts_the_bound_token_only_with_its_proof(
+    live: LiveServer, client: httpx.Client, agent_key: jose.SigningKey, dpop_key: jose.SigningKey
+) -> None:
+    r = client.post("/oauth/token", data=form(live, agent_key), headers={"DPoP": proof(live, dpop_key)})
+    token = r.json()["access_token"]
+    remit = live.remit
+    tokens, proofs = remit.token_verifier(RESOURCE), remit.token_endpoint.dpop
+    url = f"{RESOURCE}/tools/call"
+    made = sign_proof(dpop_key, method="POST", url=url, iat=remit.clock.now().timestamp(), access_token=token)
+    verified = verify_presented(f"DPoP {token}", [made], method="POST", url=url, proofs=proofs, tokens=tokens)
+    assert verified.cnf_jkt == dpop_key.public_key.thumbprint
+    with pytest.raises(InvalidDpopProof, match="used before"):  # the store remembers the proof's jti
+        verify_presented(f"DPoP {token}", [made], method="POST", url=url, proofs=proofs, tokens=tokens)
+    with pytest.raises(InvalidToken, match="bound to a DPoP key"):
+        verify_presented(f"Bearer {token}", [], method="POST", url=url, proofs=proofs, tokens=tokens)
