@@ -31,6 +31,7 @@ from remit.store.db import make_engine
 from remit.store.repository import SqlStore
 from remit.store.revocations import RevocationStore
 from remit.tokens.agentkeyservice import AgentKeyService
+from remit.tokens.certservice import CertificateService
 from remit.tokens.dpop import DpopVerifier
 from remit.tokens.endpoint import StoreReplayGuard, TokenEndpoint
 from remit.tokens.introspection import TokenIntrospection
@@ -59,6 +60,7 @@ class Remit:
     tracing: Tracing | None  #: None when tracing is off
     signing_keys: SigningKeyService  #: token signing keys, shared through the store
     agent_keys: AgentKeyService  #: agents' public keys for private_key_jwt
+    certificates: CertificateService  #: Remit's CA and agents' client certificates (mutual TLS)
     token_endpoint: TokenEndpoint  #: client_credentials with private_key_jwt
     introspection: TokenIntrospection  #: revocation (RFC 7009) and introspection (RFC 7662)
     revocations: RevocationStore  #: revoked access tokens, shared by every server of the store
@@ -106,6 +108,7 @@ class Remit:
         signing_keys = SigningKeyService.from_settings(settings, store, clock, revision=refresher.observed_revision)
         agent_key_store = AgentKeyStore(store)
         agent_keys = AgentKeyService(agent_key_store, clock)
+        certificates = CertificateService.from_settings(settings, store, clock)
         t = settings.tokens
         replay = StoreReplayGuard(agent_key_store, clock)
         token_endpoint = TokenEndpoint(
@@ -148,6 +151,7 @@ class Remit:
             tracing=tracing,
             signing_keys=signing_keys,
             agent_keys=agent_keys,
+            certificates=certificates,
             token_endpoint=token_endpoint,
             introspection=introspection,
             revocations=revocations,

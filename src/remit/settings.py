@@ -117,11 +117,21 @@ class TokenSettings(BaseModel):
     """File holding the key-encryption key (base64url of 32 random bytes), mode 0600, that encrypts the signing
     keys' private halves in the database. Unset: ``REMIT_KEY_ENCRYPTION_KEY``, or else ``<home>/keys/kek``, created
     on first use. Every server of one PostgreSQL store needs the same key-encryption key."""
+    certificate_hours: int = Field(default=24, ge=1, le=8760)
+    """How long an agent's client certificate from Remit's CA is valid unless a shorter time is asked for."""
+    max_certificate_hours: int = Field(default=168, ge=1, le=8760)
+    """The longest validity an agent's client certificate gets (``--valid-for`` and ``valid_for_seconds``)."""
+    ca_organization: str = Field(default="Remit", min_length=1, max_length=64)
+    """The ``O=`` of the CA certificate ``remit ca init`` makes (``CN=Remit agent CA, O=<this>``)."""
+    ca_validity_days: int = Field(default=1826, ge=1, le=36_500)
+    """How long the CA certificate ``remit ca init`` makes is valid (default five years)."""
 
     @model_validator(mode="after")
     def _check(self) -> TokenSettings:
         if self.access_token_seconds > self.max_access_token_seconds:
             raise ValueError("tokens.access_token_seconds must not exceed tokens.max_access_token_seconds")
+        if self.certificate_hours > self.max_certificate_hours:
+            raise ValueError("tokens.certificate_hours must not exceed tokens.max_certificate_hours")
         return self
 
 

@@ -69,6 +69,9 @@ TARGETS: dict[Act, list[Target]] = {
     Act.AGENT_KEY_ADD: [OWN, OWN_QUARANTINED, OTHERS],
     Act.AGENT_KEY_READ: [OWN, OWN_QUARANTINED, OTHERS],
     Act.AGENT_KEY_REVOKE: [OWN, OWN_QUARANTINED, OTHERS],
+    Act.AGENT_CERT_ISSUE: [OWN, OWN_QUARANTINED, OTHERS],
+    Act.AGENT_CERT_READ: [OWN, OWN_QUARANTINED, OTHERS],
+    Act.AGENT_CERT_REVOKE: [OWN, OWN_QUARANTINED, OTHERS],
     Act.USER_CREATE: [None],
     Act.USER_READ: [SELF, OTHER_USER],
     Act.USER_UPDATE: [SELF, OTHER_USER],
@@ -93,12 +96,14 @@ TARGETS: dict[Act, list[Target]] = {
     Act.METRICS_READ: [None],
     Act.KEY_READ: [None],
     Act.KEY_ROTATE: [None],
+    Act.CA_INIT: [None],
 }
 
 #: what the auditor may do: every read, and ask for decisions; nothing else
 AUDITOR_ALLOWED = {
     Act.AGENT_READ,
     Act.AGENT_KEY_READ,
+    Act.AGENT_CERT_READ,
     Act.USER_READ,
     Act.ROLE_READ,
     Act.RESOURCE_READ,
@@ -146,6 +151,15 @@ OWNER_TABLE: dict[tuple[Act, Target], Outcome] = {
     (Act.AGENT_KEY_REVOKE, OWN): "allow",
     (Act.AGENT_KEY_REVOKE, OWN_QUARANTINED): "allow",  # revoking stays open: it only takes access away
     (Act.AGENT_KEY_REVOKE, OTHERS): "not_found",
+    (Act.AGENT_CERT_ISSUE, OWN): "allow",
+    (Act.AGENT_CERT_ISSUE, OWN_QUARANTINED): "forbidden",  # a new certificate waits for the quarantine's release
+    (Act.AGENT_CERT_ISSUE, OTHERS): "not_found",
+    (Act.AGENT_CERT_READ, OWN): "allow",
+    (Act.AGENT_CERT_READ, OWN_QUARANTINED): "allow",
+    (Act.AGENT_CERT_READ, OTHERS): "not_found",
+    (Act.AGENT_CERT_REVOKE, OWN): "allow",
+    (Act.AGENT_CERT_REVOKE, OWN_QUARANTINED): "allow",  # revoking only takes access away
+    (Act.AGENT_CERT_REVOKE, OTHERS): "not_found",
     (Act.USER_CREATE, None): "forbidden",
     (Act.USER_READ, SELF): "allow",
     (Act.USER_READ, OTHER_USER): "not_found",
@@ -172,6 +186,7 @@ OWNER_TABLE: dict[tuple[Act, Target], Outcome] = {
     (Act.METRICS_READ, None): "forbidden",
     (Act.KEY_READ, None): "forbidden",
     (Act.KEY_ROTATE, None): "forbidden",  # signing keys are an admin's: rotation changes every token
+    (Act.CA_INIT, None): "forbidden",  # the CA is an admin's: every agent certificate chains to it
 }
 
 CASES = [(act, target) for act, targets in TARGETS.items() for target in targets]

@@ -6,8 +6,8 @@ Human admin roles:
 * ``auditor`` reads everything and may ask for decisions; changes nothing.
 * ``pep``     a policy enforcement point (gateway, SDK, external PEP): asks for decisions and reads the
   metrics (``GET /metrics``, so that a PEP's token can serve a scraper too), nothing else.
-* ``owner``   registers agents in their own name and manages only the agents they own (and their keys, except
-  adding one to a quarantined agent); reads the catalogue
+* ``owner``   registers agents in their own name and manages only the agents they own (and their keys and
+  client certificates, except adding one to a quarantined agent); reads the catalogue
   (roles, resources) and their own user record. Cannot transfer an agent to another owner, change what
   policies read about it (clearance, risk tier, environment, team, attributes) or its review date, change
   roles or resources, or lift a quarantine (a security response stays with admins).
@@ -46,6 +46,9 @@ class Act(StrEnum):
     AGENT_KEY_ADD = "agent_key.add"  #: register a public key the agent authenticates with (private_key_jwt)
     AGENT_KEY_READ = "agent_key.read"
     AGENT_KEY_REVOKE = "agent_key.revoke"
+    AGENT_CERT_ISSUE = "agent_cert.issue"  #: sign a client certificate for the agent with Remit's CA (mutual TLS)
+    AGENT_CERT_READ = "agent_cert.read"
+    AGENT_CERT_REVOKE = "agent_cert.revoke"
     USER_CREATE = "user.create"
     USER_READ = "user.read"
     USER_UPDATE = "user.update"
@@ -70,6 +73,7 @@ class Act(StrEnum):
     METRICS_READ = "metrics.read"  #: ``GET /metrics``: operational counters, no registry or audit content
     KEY_READ = "key.read"  #: the token signing keys' public halves and life cycle
     KEY_ROTATE = "key.rotate"  #: a new active signing key (and, optionally, revoking the old one)
+    CA_INIT = "ca.init"  #: make Remit's certificate authority for agents (once)
 
     @property
     def is_read(self) -> bool:
@@ -133,6 +137,9 @@ _OWNER_RULES: dict[Act, _Rule] = {
     Act.AGENT_KEY_ADD: _own_agent_not_quarantined,  # a new key for a quarantined agent waits for its release
     Act.AGENT_KEY_READ: _own_agent,
     Act.AGENT_KEY_REVOKE: _own_agent,
+    Act.AGENT_CERT_ISSUE: _own_agent_not_quarantined,  # as for keys: a quarantined agent waits for its release
+    Act.AGENT_CERT_READ: _own_agent,
+    Act.AGENT_CERT_REVOKE: _own_agent,
     Act.USER_READ: _self,
     Act.ROLE_READ: _always,
     Act.RESOURCE_READ: _always,
@@ -140,7 +147,12 @@ _OWNER_RULES: dict[Act, _Rule] = {
 }
 
 #: the read that must pass before a refusal may say "forbidden" rather than "not found"
-_VISIBILITY: dict[str, Act] = {"agent": Act.AGENT_READ, "agent_key": Act.AGENT_READ, "user": Act.USER_READ}
+_VISIBILITY: dict[str, Act] = {
+    "agent": Act.AGENT_READ,
+    "agent_key": Act.AGENT_READ,
+    "agent_cert": Act.AGENT_READ,
+    "user": Act.USER_READ,
+}
 
 
 def is_allowed(principal: AdminPrincipal, act: Act, target: Target = None) -> bool:

@@ -241,3 +241,70 @@ def key_revoke(
         output.emit_json(data)
     else:
         output.done(f"key {kid} of agent {name} is revoked")
+
+
+# -- client certificates (mutual TLS) ---------------------------------------------------------------------------
+
+certs_app = typer.Typer(
+    help="An agent's client certificates from Remit's CA (mutual TLS at the token endpoint).", no_args_is_help=True
+)
+app.add_typer(certs_app, name="cert")
+
+
+@certs_app.command("issue")
+def cert_issue(
+    ctx: typer.Context,
+    name: Name,
+    csr: Annotated[Path, typer.Option("--csr", help="A file holding the agent's PEM certificate signing request.")],
+    valid_for: Annotated[
+        str | None, typer.Option("--valid-for", help="e.g. 24h (default: tokens.certificate_hours).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the certificate (PEM) to this file.")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Sign a client certificate for an active agent. The agent's private key never leaves it: only its CSR."""
+    from remit.api.schemas.certificates import CertificateIssueRequest
+    from remit.cli.parsing import duration
+
+    try:
+        text = csr.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise typer.BadParameter(f"cannot read {csr}: {exc}", param_hint="--csr") from exc
+    seconds = int(duration(valid_for, "--valid-for").total_seconds()) if valid_for is not None else None
+    data = backend(ctx).issue_agent_certificate(name, CertificateIssueRequest(csr=text, valid_for_seconds=seconds))
+    if out is not None:
+        out.write_text(data["certificate"], encoding="ascii")
+    if as_json:
+        output.emit_json(data)
+    elif out is None:
+        output.console().print(data["certificate"], end="", markup=False, highlight=False, soft_wrap=True)
+    else:
+        output.done(f"certificate {data['serial']} for agent {name}, valid until {data['not_after']}, in {out}")
+
+
+@certs_app.command("list")
+def cert_list(ctx: typer.Context, name: Name, as_json: AsJson = False) -> None:
+    """The agent's certificates, oldest first, revoked and expired ones included."""
+    output.listing(
+        backend(ctx).list_agent_certificates(name),
+        as_json=as_json,
+        title=f"Certificates of agent {name}",
+        columns=["serial", "status", "valid until", "thumbprint", "issued by", "revoked"],
+        row=lambda c: [c["serial"], c["status"], c["not_after"], c["thumbprint"], c["issued_by"], c["revoked_at"]],
+    )
+
+
+@certs_app.command("revoke")
+def cert_revoke(
+    ctx: typer.Context,
+    name: Name,
+    serial: Annotated[str, typer.Argument(help="The certificate's serial (hex), from `remit agent cert list`.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why; recorded in the audit trail.")] = "",
+    as_json: AsJson = False,
+) -> None:
+    """Revoke a certificate: it authenticates no token request from now on."""
+    data = backend(ctx).revoke_agent_certificate(name, serial, reason)
+    if as_json:
+        output.emit_json(data)
+    else:
+        output.done(f"certificate {data['serial']} of agent {name} is revoked")

@@ -30,6 +30,7 @@ from remit.registry.models import AgentAction
 from remit.registry.ports import AgentFilter, EventFilter, ResourceFilter, RoleFilter, UserFilter
 
 if TYPE_CHECKING:  # the store module brings SQLAlchemy: only audit commands need it at run time
+    from remit.api.schemas.certificates import CaInitRequest, CertificateIssueRequest
     from remit.api.schemas.keys import KeyRotateRequest  # brings cryptography: only key commands need it
     from remit.store.audit import AuditFilter
 
@@ -136,6 +137,24 @@ class Backend(Protocol):
         ...
 
     def revoke_agent_key(self, name: str, kid: str) -> Json: ...
+
+    def init_ca(self, req: CaInitRequest) -> Json:
+        """Make Remit's CA for agents (``POST /v1/ca``); refused when it exists."""
+        ...
+
+    def get_ca(self) -> Json:
+        """Remit's CA certificate (``GET /v1/ca``)."""
+        ...
+
+    def issue_agent_certificate(self, name: str, req: CertificateIssueRequest) -> Json:
+        """Sign a client certificate from the agent's CSR (``POST /v1/agents/{name}/certificates``)."""
+        ...
+
+    def list_agent_certificates(self, name: str) -> Listing:
+        """The agent's certificates, oldest first: one page holds them all."""
+        ...
+
+    def revoke_agent_certificate(self, name: str, serial: str, reason: str) -> Json: ...
 
     def list_keys(self) -> Listing:
         """Every token signing key, newest first (``GET /v1/keys``): one page holds them all."""

@@ -53,6 +53,7 @@ from remit.registry.ports import AgentFilter, EventFilter, ResourceFilter, RoleF
 from remit.settings import Settings
 
 if TYPE_CHECKING:
+    from remit.api.schemas.certificates import CaInitRequest, CertificateIssueRequest
     from remit.audit.chain import Report
     from remit.audit.signing import PublicKey
     from remit.store.audit import AuditFilter
@@ -294,6 +295,40 @@ class LocalBackend:
         from remit.api.schemas.agent_keys import AgentKeyResponse
 
         return dump(AgentKeyResponse.of(self._remit.agent_keys.revoke(self._p, name, kid)))
+
+    # -- the CA and agent certificates (mutual TLS) ----------------------------------------------------------
+
+    def init_ca(self, req: CaInitRequest) -> Json:
+        from remit.api.schemas.certificates import CaResponse
+
+        made = self._remit.certificates.init(
+            self._p, organization=req.organization, valid_days=req.valid_days, key_type=req.key_type
+        )
+        return dump(CaResponse.of(made))
+
+    def get_ca(self) -> Json:
+        from remit.api.schemas.certificates import CaResponse
+
+        return dump(CaResponse.of(self._remit.certificates.ca()))
+
+    def issue_agent_certificate(self, name: str, req: CertificateIssueRequest) -> Json:
+        from remit.api.schemas.certificates import CertificateResponse
+
+        cert = self._remit.certificates.issue(self._p, name, req.csr, req.valid_for_seconds)
+        return dump(CertificateResponse.of(cert, self._remit.clock.now()))
+
+    def list_agent_certificates(self, name: str) -> Listing:
+        from remit.api.schemas.certificates import CertificateResponse
+
+        now = self._remit.clock.now()
+        certs = self._remit.certificates.list(self._p, name)
+        return Listing(items=[dump(CertificateResponse.of(c, now)) for c in certs], next_cursor=None)
+
+    def revoke_agent_certificate(self, name: str, serial: str, reason: str) -> Json:
+        from remit.api.schemas.certificates import CertificateResponse
+
+        cert = self._remit.certificates.revoke(self._p, name, serial, reason)
+        return dump(CertificateResponse.of(cert, self._remit.clock.now()))
 
     # -- token signing keys ----------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from rich.text import Text
 from remit.cli import (
     agents,
     audit,
+    ca,
     db,
     demo,
     entities,
@@ -79,6 +80,7 @@ app.add_typer(entities.app, name="entities")
 app.add_typer(db.app, name="db")
 app.add_typer(audit.app, name="audit")
 app.add_typer(keys.app, name="keys")
+app.add_typer(ca.app, name="ca")
 app.command("init")(db.init)
 app.command("serve")(serve.serve)
 app.command("demo")(demo.demo)

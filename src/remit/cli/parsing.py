@@ -58,9 +58,9 @@ def permissions(specs: list[str] | None) -> list[PermissionBody]:
     return [permission(spec) for spec in specs or []]
 
 
-def duration(raw: str) -> timedelta:
+def duration(raw: str, option: str = "--expires-in") -> timedelta:
     """``45s``, ``90m``, ``12h``, ``30d``, ``2w``; more than zero."""
     m = _DURATION.match(raw.strip())
     if not m or int(m.group(1)) == 0:
-        raise typer.BadParameter(f"{raw!r} is not a duration such as 90m, 12h, 30d or 2w", param_hint="--expires-in")
+        raise typer.BadParameter(f"{raw!r} is not a duration such as 90m, 12h, 30d or 2w", param_hint=option)
     return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})

@@ -50,6 +50,7 @@ from remit.registry.models import AgentAction
 from remit.registry.ports import AgentFilter, EventFilter, ResourceFilter, RoleFilter, UserFilter
 
 if TYPE_CHECKING:
+    from remit.api.schemas.certificates import CaInitRequest, CertificateIssueRequest
     from remit.api.schemas.keys import KeyRotateRequest
     from remit.store.audit import AuditFilter
 
@@ -335,6 +336,24 @@ class RemoteBackend:
 
     def revoke_agent_key(self, name: str, kid: str) -> Json:
         return self._json("DELETE", f"/v1/agents/{_seg(name)}/keys/{_seg(kid)}")
+
+    # -- the CA and agent certificates (mutual TLS) ----------------------------------------------------------
+
+    def init_ca(self, req: CaInitRequest) -> Json:
+        return self._json("POST", "/v1/ca", body=_body(req))
+
+    def get_ca(self) -> Json:
+        return self._json("GET", "/v1/ca")
+
+    def issue_agent_certificate(self, name: str, req: CertificateIssueRequest) -> Json:
+        return self._json("POST", f"/v1/agents/{_seg(name)}/certificates", body=_body(req))
+
+    def list_agent_certificates(self, name: str) -> Listing:
+        return self._list(f"/v1/agents/{_seg(name)}/certificates", {}, PageArgs())
+
+    def revoke_agent_certificate(self, name: str, serial: str, reason: str) -> Json:
+        params = {"reason": reason} if reason else None
+        return self._json("DELETE", f"/v1/agents/{_seg(name)}/certificates/{_seg(serial)}", params=params)
 
     # -- token signing keys ----------------------------------------------------------------------------------
 

@@ -290,3 +290,40 @@ class RevokedTokenRow(Base):
     client_id: Mapped[str] = mapped_column(String(64))
     expires_at: Mapped[datetime] = mapped_column(index=True)
     revoked_at: Mapped[datetime]
+
+
+class CertificateAuthorityRow(Base):
+    """Remit's CA for agents' client certificates: one row, made by ``remit ca init`` and never replaced. The private
+    key is sealed with the key-encryption key, so that every server of one store issues and checks with it."""
+
+    __tablename__ = "certificate_authorities"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  #: ``x5t#S256`` of the CA certificate
+    certificate_pem: Mapped[str] = mapped_column(Text)
+    key_type: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(400))
+    not_before: Mapped[datetime]
+    not_after: Mapped[datetime]
+    private_enc: Mapped[str] = mapped_column(Text)  #: ``remit.tokens.kek`` sealed PKCS #8
+    kek_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class AgentCertificateRow(Base):
+    """A client certificate issued to an agent by Remit's CA (RFC 8705 mutual-TLS client authentication)."""
+
+    __tablename__ = "agent_certificates"
+
+    serial: Mapped[str] = mapped_column(String(40), primary_key=True)  #: lowercase hex
+    agent: Mapped[str] = mapped_column(ForeignKey("agents.name"), index=True)
+    spiffe_id: Mapped[str] = mapped_column(String(400))
+    thumbprint: Mapped[str] = mapped_column(String(64), unique=True)  #: ``x5t#S256``
+    not_before: Mapped[datetime]
+    not_after: Mapped[datetime]
+    issued_at: Mapped[datetime]
+    issued_by: Mapped[str] = mapped_column(String(200))
+    certificate_pem: Mapped[str] = mapped_column(Text)
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(String(200))
+    revoke_reason: Mapped[str] = mapped_column(Text)
