@@ -28,6 +28,7 @@ from remit.store import migrate
 from remit.store.agentkeys import AgentKeyStore
 from remit.store.audit import AuditStore
 from remit.store.db import make_engine
+from remit.store.legacykeys import LegacyKeyStore
 from remit.store.repository import SqlStore
 from remit.store.revocations import RevocationStore
 from remit.tokens.agentkeyservice import AgentKeyService
@@ -36,6 +37,7 @@ from remit.tokens.dpop import DpopVerifier
 from remit.tokens.endpoint import StoreReplayGuard, TokenEndpoint
 from remit.tokens.introspection import TokenIntrospection
 from remit.tokens.keyservice import SigningKeyService
+from remit.tokens.legacykeyservice import LegacyKeyService
 from remit.tokens.ownkeys import OwnKeys
 from remit.tokens.verify import VerifiedCache, VerifyPolicy
 
@@ -61,6 +63,7 @@ class Remit:
     signing_keys: SigningKeyService  #: token signing keys, shared through the store
     agent_keys: AgentKeyService  #: agents' public keys for private_key_jwt
     certificates: CertificateService  #: Remit's CA and agents' client certificates (mutual TLS)
+    legacy_keys: LegacyKeyService  #: agents' legacy static API keys (discouraged; always expiring, always flagged)
     token_endpoint: TokenEndpoint  #: client_credentials with private_key_jwt
     introspection: TokenIntrospection  #: revocation (RFC 7009) and introspection (RFC 7662)
     revocations: RevocationStore  #: revoked access tokens, shared by every server of the store
@@ -111,6 +114,9 @@ class Remit:
         certificates = CertificateService.from_settings(settings, store, clock)
         t = settings.tokens
         replay = StoreReplayGuard(agent_key_store, clock)
+        legacy_keys = LegacyKeyService(
+            LegacyKeyStore(store), clock, max_days=t.legacy_key_max_days, on_use=metrics.legacy_key_used
+        )
         token_endpoint = TokenEndpoint(
             issuer=t.issuer,
             store=store,
@@ -122,6 +128,7 @@ class Remit:
             lifetime=min(t.access_token_seconds, t.max_access_token_seconds),
             dpop=DpopVerifier(replay=replay, clock=clock, max_age=t.dpop_max_age_seconds, leeway=t.dpop_leeway_seconds),
             record=lambda body: audit_log.record(body).result(AUDIT_WAIT_SECONDS),
+            legacy_keys=legacy_keys,
         )
         revocations = RevocationStore(store)
         introspection = TokenIntrospection(
@@ -152,6 +159,7 @@ class Remit:
             signing_keys=signing_keys,
             agent_keys=agent_keys,
             certificates=certificates,
+            legacy_keys=legacy_keys,
             token_endpoint=token_endpoint,
             introspection=introspection,
             revocations=revocations,

@@ -113,6 +113,9 @@ class TokenSettings(BaseModel):
     the store, so that no server accepts it twice."""
     dpop_leeway_seconds: int = Field(default=5, ge=0, le=60)
     """How far in the future a DPoP proof's ``iat`` may be (the client's clock running ahead)."""
+    legacy_key_max_days: int = Field(default=90, ge=1, le=365)
+    """The longest a legacy static API key may live: every key is made with an expiry, and it may not be further
+    away than this. Migrate agents to a key pair (``remit keys migrate``) rather than raising it."""
     kek_file: Path | None = None
     """File holding the key-encryption key (base64url of 32 random bytes), mode 0600, that encrypts the signing
     keys' private halves in the database. Unset: ``REMIT_KEY_ENCRYPTION_KEY``, or else ``<home>/keys/kek``, created

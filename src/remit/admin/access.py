@@ -6,8 +6,8 @@ Human admin roles:
 * ``auditor`` reads everything and may ask for decisions; changes nothing.
 * ``pep``     a policy enforcement point (gateway, SDK, external PEP): asks for decisions and reads the
   metrics (``GET /metrics``, so that a PEP's token can serve a scraper too), nothing else.
-* ``owner``   registers agents in their own name and manages only the agents they own (and their keys and
-  client certificates, except adding one to a quarantined agent); reads the catalogue
+* ``owner``   registers agents in their own name and manages only the agents they own (and their keys, client
+  certificates and legacy API keys, except adding one to a quarantined agent); reads the catalogue
   (roles, resources) and their own user record. Cannot transfer an agent to another owner, change what
   policies read about it (clearance, risk tier, environment, team, attributes) or its review date, change
   roles or resources, or lift a quarantine (a security response stays with admins).
@@ -49,6 +49,9 @@ class Act(StrEnum):
     AGENT_CERT_ISSUE = "agent_cert.issue"  #: sign a client certificate for the agent with Remit's CA (mutual TLS)
     AGENT_CERT_READ = "agent_cert.read"
     AGENT_CERT_REVOKE = "agent_cert.revoke"
+    API_KEY_CREATE = "api_key.create"  #: a legacy static API key for an agent (discouraged, always expiring)
+    API_KEY_READ = "api_key.read"  #: an agent's legacy keys, and the report of their use
+    API_KEY_REVOKE = "api_key.revoke"
     USER_CREATE = "user.create"
     USER_READ = "user.read"
     USER_UPDATE = "user.update"
@@ -140,6 +143,9 @@ _OWNER_RULES: dict[Act, _Rule] = {
     Act.AGENT_CERT_ISSUE: _own_agent_not_quarantined,  # as for keys: a quarantined agent waits for its release
     Act.AGENT_CERT_READ: _own_agent,
     Act.AGENT_CERT_REVOKE: _own_agent,
+    Act.API_KEY_CREATE: _own_agent_not_quarantined,  # as for keys: a quarantined agent gets none until released
+    Act.API_KEY_READ: _own_agent,
+    Act.API_KEY_REVOKE: _own_agent,
     Act.USER_READ: _self,
     Act.ROLE_READ: _always,
     Act.RESOURCE_READ: _always,
@@ -151,6 +157,7 @@ _VISIBILITY: dict[str, Act] = {
     "agent": Act.AGENT_READ,
     "agent_key": Act.AGENT_READ,
     "agent_cert": Act.AGENT_READ,
+    "api_key": Act.AGENT_READ,
     "user": Act.USER_READ,
 }
 
@@ -177,8 +184,9 @@ def authorize(principal: AdminPrincipal, act: Act, target: Target = None) -> Non
         return
     noun, verb = act.value.split(".", 1)
     read = _VISIBILITY.get(noun)
-    # create and transfer name a new owner, not an existing agent: nothing to hide, so say "forbidden"
-    hidden = verb not in ("create", "transfer") and read is not None and not is_allowed(principal, read, target)
+    # an agent's create and transfer name a new owner, not an existing agent: nothing to hide, so say "forbidden"
+    names_new_owner = noun == "agent" and verb in ("create", "transfer")
+    hidden = not names_new_owner and read is not None and not is_allowed(principal, read, target)
     if target is not None and read is not None and hidden:
         # WARNING: must read exactly like the store's own "not found", or the difference tells what exists
         ident = target.name if isinstance(target, AgentTarget) else target.id

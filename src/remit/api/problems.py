@@ -75,7 +75,9 @@ def oauth_error_response(exc: TokenError) -> JSONResponse:
     """An OAuth error as its RFC says: ``{error, error_description}``, never cached, and on 401 a
     ``WWW-Authenticate`` challenge naming the error (RFC 6749 §5.2, RFC 6750 §3)."""
     headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-    if exc.status == 401:
+    if exc.status == 401 and exc.challenge == "Basic":
+        headers["WWW-Authenticate"] = 'Basic realm="remit", charset="UTF-8"'  # RFC 7617: Basic has no error params
+    elif exc.status == 401:
         description = exc.message.encode("ascii", "replace").decode().replace("\\", "\\\\").replace('"', '\\"')
         headers["WWW-Authenticate"] = f'Bearer realm="remit", error="{exc.code}", error_description="{description}"'
     return JSONResponse(exc.body(), status_code=exc.status, headers=headers)

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from remit.api.schemas.agents import AgentCreateRequest, AgentUpdateRequest
 from remit.api.schemas.common import StatusChangeRequest
 from remit.cli import output
 from remit.cli.backend import Json, collect
 from remit.cli.options import All, AsJson, Attrs, Cursor, Limit, page
-from remit.cli.parsing import attributes
+from remit.cli.parsing import attributes, duration
 from remit.cli.state import backend
 from remit.registry.models import AgentAction, AgentStatus, RiskTier
 from remit.registry.ports import AgentFilter
@@ -308,3 +310,108 @@ def cert_revoke(
         output.emit_json(data)
     else:
         output.done(f"certificate {data['serial']} of agent {name} is revoked")
+
+
+# -- legacy API keys (discouraged) ------------------------------------------------------------------------------
+
+apikeys_app = typer.Typer(
+    help="An agent's legacy static API keys: discouraged, always expiring, every use flagged. "
+    "Move agents to a key pair with `remit keys migrate`.",
+    no_args_is_help=True,
+)
+app.add_typer(apikeys_app, name="apikey")
+
+
+@apikeys_app.command("create")
+def apikey_create(
+    ctx: typer.Context,
+    name: Name,
+    expires_in: Annotated[
+        str,
+        typer.Option("--expires-in", metavar="DURATION", help="Required: e.g. 30d, 2w; at most 90 days by default."),
+    ],
+    as_json: AsJson = False,
+) -> None:
+    """Mint a legacy API key for an agent. Its value is printed once; Remit keeps only an argon2id hash."""
+    from remit.api.schemas.api_keys import ApiKeyCreateRequest
+
+    req = ApiKeyCreateRequest(expires_at=datetime.now(UTC) + duration(expires_in))
+    data = backend(ctx).create_api_key(name, req)
+    if as_json:
+        output.emit_json(data)
+        return
+    out = output.console()
+    out.print(
+        Text(
+            f"minted legacy API key {data['id']} for agent {name}, expires {output.when(data['expires_at'])} "
+            "- shown once, store it now:",
+            style="green",
+        )
+    )
+    out.print(Text(data["api_key"]), soft_wrap=True)
+    output.note(
+        f"the agent sends it as its client secret at /oauth/token (HTTP Basic user {name}); every use is flagged "
+        "in the audit log. Prefer a key pair: remit keys migrate"
+    )
+
+
+@apikeys_app.command("list")
+def apikey_list(ctx: typer.Context, name: Name, as_json: AsJson = False) -> None:
+    """The agent's legacy API keys (never their values), oldest first."""
+    output.listing(
+        backend(ctx).list_api_keys(name),
+        as_json=as_json,
+        title=f"Legacy API keys of agent {name}",
+        columns=["id", "status", "created", "expires", "last used", "uses", "revoked"],
+        row=lambda k: [
+            k["id"],
+            k["status"],
+            k["created_at"],
+            k["expires_at"],
+            k["last_used_at"],
+            str(k["use_count"]),
+            k["revoked_at"],
+        ],
+    )
+
+
+@apikeys_app.command("revoke")
+def apikey_revoke(
+    ctx: typer.Context,
+    name: Name,
+    key_id: Annotated[str, typer.Argument(help="The key's id, from `remit agent apikey list`.")],
+    as_json: AsJson = False,
+) -> None:
+    """Revoke a legacy API key: the token endpoint refuses it from now on."""
+    data = backend(ctx).revoke_api_key(name, key_id)
+    if as_json:
+        output.emit_json(data)
+    else:
+        output.done(f"legacy API key {key_id} of agent {name} is revoked")
+
+
+@apikeys_app.command("report")
+def apikey_report(
+    ctx: typer.Context,
+    limit: Limit = None,
+    cursor: Cursor = None,
+    all_: All = False,
+    as_json: AsJson = False,
+) -> None:
+    """Every legacy API key you may see: agent, owner, expiry, last use, use count."""
+    b = backend(ctx)
+    output.listing(
+        collect(b.api_key_report, page(limit, cursor), all_),
+        as_json=as_json,
+        title="Legacy API keys",
+        columns=["id", "agent", "owner", "status", "expires", "last used", "uses"],
+        row=lambda k: [
+            k["id"],
+            k["agent"],
+            k["owner"],
+            k["status"],
+            k["expires_at"],
+            k["last_used_at"],
+            str(k["use_count"]),
+        ],
+    )

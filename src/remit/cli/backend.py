@@ -30,6 +30,7 @@ from remit.registry.models import AgentAction
 from remit.registry.ports import AgentFilter, EventFilter, ResourceFilter, RoleFilter, UserFilter
 
 if TYPE_CHECKING:  # the store module brings SQLAlchemy: only audit commands need it at run time
+    from remit.api.schemas.api_keys import ApiKeyCreateRequest
     from remit.api.schemas.certificates import CaInitRequest, CertificateIssueRequest
     from remit.api.schemas.keys import KeyRotateRequest  # brings cryptography: only key commands need it
     from remit.store.audit import AuditFilter
@@ -155,6 +156,19 @@ class Backend(Protocol):
         ...
 
     def revoke_agent_certificate(self, name: str, serial: str, reason: str) -> Json: ...
+
+    def create_api_key(self, name: str, req: ApiKeyCreateRequest) -> Json:
+        """Mint a legacy API key (``POST /v1/agents/{name}/api-keys``); the answer holds its value once."""
+        ...
+
+    def list_api_keys(self, name: str) -> Listing:
+        """The agent's legacy API keys, oldest first: one page holds them all."""
+        ...
+
+    def revoke_api_key(self, name: str, key_id: str) -> Json: ...
+    def api_key_report(self, page: PageArgs) -> Listing:
+        """Every legacy API key the caller may see, with owner, expiry, last use, use count (``GET /v1/api-keys``)."""
+        ...
 
     def list_keys(self) -> Listing:
         """Every token signing key, newest first (``GET /v1/keys``): one page holds them all."""

@@ -13,10 +13,14 @@ from rich.text import Text
 
 from remit.cli import output
 from remit.cli.backend import Json
+from remit.cli.migrate import migrate
 from remit.cli.options import AsJson
 from remit.cli.state import backend
 
-app = typer.Typer(help="Token signing keys: list, rotate, print the JWKS.", no_args_is_help=True)
+app = typer.Typer(
+    help="Token signing keys: list, rotate, print the JWKS; migrate agents off legacy API keys.", no_args_is_help=True
+)
+app.command("migrate")(migrate)
 
 STATUS_STYLES = {"active": "green", "retired": "yellow", "expired": "dim"}
 

@@ -53,6 +53,7 @@ from remit.registry.ports import AgentFilter, EventFilter, ResourceFilter, RoleF
 from remit.settings import Settings
 
 if TYPE_CHECKING:
+    from remit.api.schemas.api_keys import ApiKeyCreateRequest
     from remit.api.schemas.certificates import CaInitRequest, CertificateIssueRequest
     from remit.audit.chain import Report
     from remit.audit.signing import PublicKey
@@ -329,6 +330,35 @@ class LocalBackend:
 
         cert = self._remit.certificates.revoke(self._p, name, serial, reason)
         return dump(CertificateResponse.of(cert, self._remit.clock.now()))
+
+    # -- legacy API keys -------------------------------------------------------------------------------------
+
+    def create_api_key(self, name: str, req: ApiKeyCreateRequest) -> Json:
+        from remit.api.schemas.api_keys import ApiKeyCreatedResponse, ApiKeyResponse
+
+        key, value = self._remit.legacy_keys.create(self._p, name, req.expires_at)
+        public = ApiKeyResponse.of(key, self._remit.clock.now()).model_dump()
+        return dump(ApiKeyCreatedResponse(**public, api_key=value))
+
+    def list_api_keys(self, name: str) -> Listing:
+        from remit.api.schemas.api_keys import ApiKeyResponse
+
+        now = self._remit.clock.now()
+        keys = self._remit.legacy_keys.list(self._p, name)
+        return Listing(items=[dump(ApiKeyResponse.of(k, now)) for k in keys], next_cursor=None)
+
+    def revoke_api_key(self, name: str, key_id: str) -> Json:
+        from remit.api.schemas.api_keys import ApiKeyResponse
+
+        key = self._remit.legacy_keys.revoke(self._p, name, key_id)
+        return dump(ApiKeyResponse.of(key, self._remit.clock.now()))
+
+    def api_key_report(self, page: PageArgs) -> Listing:
+        from remit.api.schemas.api_keys import ApiKeyReportItem
+
+        now = self._remit.clock.now()
+        got = self._remit.legacy_keys.report(self._p, self._page(page))
+        return _listing(got, lambda item: dump(ApiKeyReportItem.of_owned(item[0], item[1], now)))
 
     # -- token signing keys ----------------------------------------------------------------------------------
 

@@ -50,6 +50,7 @@ from remit.registry.models import AgentAction
 from remit.registry.ports import AgentFilter, EventFilter, ResourceFilter, RoleFilter, UserFilter
 
 if TYPE_CHECKING:
+    from remit.api.schemas.api_keys import ApiKeyCreateRequest
     from remit.api.schemas.certificates import CaInitRequest, CertificateIssueRequest
     from remit.api.schemas.keys import KeyRotateRequest
     from remit.store.audit import AuditFilter
@@ -354,6 +355,20 @@ class RemoteBackend:
     def revoke_agent_certificate(self, name: str, serial: str, reason: str) -> Json:
         params = {"reason": reason} if reason else None
         return self._json("DELETE", f"/v1/agents/{_seg(name)}/certificates/{_seg(serial)}", params=params)
+
+    # -- legacy API keys -------------------------------------------------------------------------------------
+
+    def create_api_key(self, name: str, req: ApiKeyCreateRequest) -> Json:
+        return self._json("POST", f"/v1/agents/{_seg(name)}/api-keys", body=_body(req))
+
+    def list_api_keys(self, name: str) -> Listing:
+        return self._list(f"/v1/agents/{_seg(name)}/api-keys", {}, PageArgs())
+
+    def revoke_api_key(self, name: str, key_id: str) -> Json:
+        return self._json("DELETE", f"/v1/agents/{_seg(name)}/api-keys/{_seg(key_id)}")
+
+    def api_key_report(self, page: PageArgs) -> Listing:
+        return self._list("/v1/api-keys", {}, page)
 
     # -- token signing keys ----------------------------------------------------------------------------------
 

@@ -56,6 +56,8 @@ COMMIT_BUCKETS: tuple[float, ...] = (
 FOLD_EVERY = 64
 #: the grant types the token service will count; their series exist (at zero) from the start
 GRANT_TYPES = ("client_credentials", "token_exchange")
+#: what became of a legacy API key presented at the token endpoint; both series exist (at zero) from the start
+LEGACY_KEY_RESULTS = ("accepted", "refused")
 
 
 class Metrics:
@@ -78,6 +80,14 @@ class Metrics:
         )
         for grant in GRANT_TYPES:
             self.tokens_issued.labels(grant)
+        self.legacy_key_uses = Counter(
+            "remit_legacy_api_key_uses",
+            "Legacy static API keys presented at the token endpoint, by result (accepted or refused).",
+            ("result",),
+            registry=self.registry,
+        )
+        for result in LEGACY_KEY_RESULTS:
+            self.legacy_key_uses.labels(result)
         self._commits = Histogram(
             "remit_audit_commit_duration_seconds",
             "Time one group commit of the audit log took (one transaction).",
@@ -112,6 +122,10 @@ class Metrics:
 
     def token_issued(self, grant_type: str) -> None:
         self.tokens_issued.labels(grant_type).inc()
+
+    def legacy_key_used(self, result: str) -> None:
+        """A legacy API key was presented at the token endpoint: ``accepted`` or ``refused``."""
+        self.legacy_key_uses.labels(result).inc()
 
     # -- exposition -----------------------------------------------------------------------------------------
 

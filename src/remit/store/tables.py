@@ -327,3 +327,20 @@ class AgentCertificateRow(Base):
     revoked_at: Mapped[datetime | None]
     revoked_by: Mapped[str | None] = mapped_column(String(200))
     revoke_reason: Mapped[str] = mapped_column(Text)
+
+
+class LegacyApiKeyRow(Base):
+    """A legacy static API key of an agent: the argon2id hash of its secret, never the secret. Always expires."""
+
+    __tablename__ = "legacy_api_keys"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)  #: the key value's lookup part, not secret
+    agent: Mapped[str] = mapped_column(ForeignKey("agents.name"), index=True)
+    prefix: Mapped[str] = mapped_column(String(64), unique=True)  #: ``remit_apikey_<id>``: what people recognise
+    digest: Mapped[str] = mapped_column(String(200))  #: argon2id PHC string of the secret
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+    use_count: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))

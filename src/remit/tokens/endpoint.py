@@ -8,7 +8,8 @@ The request, in order of the checks:
 * ``client_assertion_type`` ``urn:ietf:params:oauth:client-assertion-type:jwt-bearer`` and ``client_assertion``,
   a JWT whose ``iss`` and ``sub`` are the agent's name, ``aud`` the token endpoint or the issuer, at most five
   minutes of lifetime, a ``jti`` never seen before, signed by one of the agent's unrevoked keys (otherwise
-  ``invalid_client``, 401); ``client_id``, if given, must be the same name;
+  ``invalid_client``, 401); ``client_id``, if given, must be the same name. Or, discouraged, a legacy API key as the
+  client secret (``client_secret_basic`` or ``client_secret_post``, RFC 6749 §2.3.1): see ``_legacy_client``;
 * the agent must be active and its owner an active user (otherwise ``invalid_client``);
 * ``resource``: exactly one absolute URI without a fragment, the token's ``aud`` (absent, repeated or malformed:
   ``invalid_target``, as RFC 8707 §2 says of a resource that is "invalid, missing, unknown, or malformed");
@@ -43,6 +44,7 @@ from remit.store.repository import SqlStore
 from remit.tokens import jose
 from remit.tokens.agentkeys import AGENT_KEY_ALGORITHMS
 from remit.tokens.agentkeyservice import AgentKeyService
+from remit.tokens.clientsecret import client_secret
 from remit.tokens.dpop import DpopProof, DpopVerifier
 from remit.tokens.errors import (
     InvalidClient,
@@ -53,6 +55,7 @@ from remit.tokens.errors import (
     UnsupportedGrantType,
 )
 from remit.tokens.keys import SigningKey
+from remit.tokens.legacykeys import LegacyApiKey
 from remit.tokens.verify import KeySet, VerifyPolicy, verify_jwt
 
 GRANT_TYPE: Final = "client_credentials"
@@ -72,6 +75,10 @@ class Pdp(Protocol):
 
 class ActiveKey(Protocol):
     def active(self) -> SigningKey: ...
+
+
+class LegacyKeys(Protocol):
+    def authenticate(self, client_id: str, value: str) -> LegacyApiKey: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +149,7 @@ class TokenEndpoint:
         lifetime: int,
         dpop: DpopVerifier,
         record: RecordAudit | None = None,
+        legacy_keys: LegacyKeys | None = None,
     ) -> None:
         self.issuer = issuer.rstrip("/")
         self.token_endpoint = f"{self.issuer}/oauth/token"
@@ -154,20 +162,24 @@ class TokenEndpoint:
         self._lifetime = lifetime
         self.dpop = dpop
         self._record = record
+        self._legacy_keys = legacy_keys
 
-    def client_credentials(self, params: Mapping[str, Sequence[str]], dpop: Sequence[str] = ()) -> IssuedToken:
-        """Check the request and issue a token; ``dpop`` holds the request's ``DPoP`` header values. Raises a
-        ``TokenError`` for every refusal."""
+    def client_credentials(
+        self, params: Mapping[str, Sequence[str]], dpop: Sequence[str] = (), authorization: str | None = None
+    ) -> IssuedToken:
+        """Check the request and issue a token; ``dpop`` holds the request's ``DPoP`` header values, ``authorization``
+        its ``Authorization`` header (for ``client_secret_basic``). Raises a ``TokenError`` for every refusal."""
         grant = _one(params, "grant_type")
         if grant is None:
             raise InvalidRequest("the grant_type parameter is required")
         if grant != GRANT_TYPE:
             raise UnsupportedGrantType("only the client_credentials grant is supported")
-        agent = self._authenticate(params)
+        legacy = self._legacy_client(params, authorization)
+        agent = legacy[0] if legacy is not None else self._authenticate(params)
         proof = self.dpop_proof(dpop)
         audience = _resource(params)
         scopes = self._scopes(agent, params)
-        return self._issue(agent, audience, scopes, proof)
+        return self._issue(agent, audience, scopes, proof, flags=legacy[1] if legacy is not None else None)
 
     def dpop_proof(self, values: Sequence[str]) -> DpopProof | None:
         """The DPoP proof of a token request (RFC 9449 §5), checked for ``POST`` to the token endpoint's public URL;
@@ -175,6 +187,25 @@ class TokenEndpoint:
         if not values:
             return None
         return self.dpop.verify(values, method="POST", url=self.token_endpoint)
+
+    def _legacy_client(
+        self, params: Mapping[str, Sequence[str]], authorization: str | None
+    ) -> tuple[str, dict[str, Any]] | None:
+        """The agent a legacy API key authenticates, and what the token's audit record says about it; None when the
+        request carries no client secret. Slow (argon2): the route runs this off the event loop."""
+        presented = client_secret(params, authorization)
+        if presented is None:
+            return None
+        if self._legacy_keys is None:
+            raise InvalidClient("client secrets are not accepted here", challenge=presented.challenge)
+        try:
+            key = self._legacy_keys.authenticate(presented.client_id, presented.secret)
+        except InvalidClient as exc:
+            if presented.challenge is not None:
+                exc.challenge = presented.challenge
+            raise
+        # WARNING: member names the audit masker leaves alone (it masks *credential*, *auth, *api_key)
+        return key.agent, {"auth_method": presented.method, "legacy": True, "key_id": key.id}
 
     # -- the checks ------------------------------------------------------------------------------------------
 
@@ -234,12 +265,20 @@ class TokenEndpoint:
                 raise InvalidScope("the policies do not allow every scope asked for")
         return items
 
-    def _issue(self, agent: str, audience: str, scopes: tuple[str, ...], proof: DpopProof | None) -> IssuedToken:
+    def _issue(
+        self,
+        agent: str,
+        audience: str,
+        scopes: tuple[str, ...],
+        proof: DpopProof | None,
+        *,
+        flags: Mapping[str, Any] | None = None,
+    ) -> IssuedToken:
         key = self._signing_keys.active()
         now = int(self._clock.now().timestamp())
         jti = new_id("at")
         scope = " ".join(scopes)
-        context: dict[str, Any] = {"scope": scope, "expires_in": self._lifetime, "kid": key.kid}
+        context: dict[str, Any] = {"scope": scope, "expires_in": self._lifetime, "kid": key.kid, **(flags or {})}
         cnf = None
         if proof is not None:
             cnf = {"jkt": proof.jkt}

@@ -33,11 +33,18 @@ class TokenError(RemitError):
     default_message = "the request is not valid"
     #: the HTTP status the error maps to
     status: int = 400
+    #: the ``WWW-Authenticate`` scheme of a 401: ``Basic`` when the client authenticated with HTTP Basic, as
+    #: RFC 6749 §5.2 requires the challenge to match the scheme the client used
+    challenge: str = "Bearer"
 
-    def __init__(self, description: str | None = None, *, status: int | None = None) -> None:
+    def __init__(
+        self, description: str | None = None, *, status: int | None = None, challenge: str | None = None
+    ) -> None:
         super().__init__(description)
         if status is not None:
             self.status = status
+        if challenge is not None:
+            self.challenge = challenge
 
     @property
     def error(self) -> str:

@@ -15,6 +15,7 @@ from remit.admin.access import Act, authorize
 from remit.api.deps import RemitDep, authenticate
 from remit.api.schemas.common import ErrorBody
 from remit.tokens.agentkeys import AGENT_KEY_ALGORITHMS
+from remit.tokens.clientsecret import BASIC, POST
 from remit.tokens.endpoint import GRANT_TYPE
 from remit.tokens.errors import InvalidRequest
 
@@ -28,7 +29,10 @@ _TOKEN_ERRORS: dict[int | str, dict[str, Any]] = {
         "description": "RFC 6749 §5.2 error: invalid_request, unsupported_grant_type, invalid_scope, invalid_target; "
         "invalid_dpop_proof (RFC 9449 §5)"
     },
-    401: {"description": "RFC 6749 §5.2 error: invalid_client (a missing, bad, expired or replayed assertion)"},
+    401: {
+        "description": "RFC 6749 §5.2 error: invalid_client (a missing, bad, expired or replayed assertion; a wrong, "
+        "expired or revoked legacy API key)"
+    },
     503: {"model": ErrorBody, "description": "The store is unavailable"},
 }
 
@@ -37,15 +41,20 @@ _TOKEN_ERRORS: dict[int | str, dict[str, Any]] = {
 async def token(request: Request, remit: RemitDep) -> JSONResponse:
     """Issue an access token (RFC 9068 JWT) to an agent: ``application/x-www-form-urlencoded`` with
     ``grant_type=client_credentials``, ``client_assertion_type``, ``client_assertion``, ``resource`` and
-    ``scope``. With a ``DPoP`` header (a proof, RFC 9449), the token is bound to the proof's key and its
-    ``token_type`` is ``DPoP``. The answer is never cached."""
+    ``scope``; or, discouraged, a legacy API key as the client secret (HTTP Basic or ``client_secret``). With a
+    ``DPoP`` header (a proof, RFC 9449), the token is bound to the proof's key and its ``token_type`` is ``DPoP``.
+    The answer is never cached."""
     params = await _form(request)
     dpop = request.headers.getlist("dpop")
-    issued = await run_in_threadpool(remit.token_endpoint.client_credentials, params, dpop)  # store reads, signing
+    authorization = request.headers.get("authorization")
+    # store reads, signing, and a legacy key's argon2 check: off the event loop
+    issued = await run_in_threadpool(remit.token_endpoint.client_credentials, params, dpop, authorization)
     return JSONResponse(issued.body(), headers=_NO_STORE)
 
 
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+#: legacy API keys as client secrets (RFC 6749 §2.3.1): accepted at the token endpoint only
+LEGACY_AUTH_METHODS = (BASIC, POST)
 
 _REVOKE_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "RFC 6749 §5.2 error: invalid_request"},
@@ -113,7 +122,7 @@ def metadata(remit: RemitDep) -> JSONResponse:
             "introspection_endpoint_auth_methods_supported": ["bearer"],
             "jwks_uri": f"{endpoint.issuer}/.well-known/jwks.json",
             "grant_types_supported": [GRANT_TYPE],
-            "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+            "token_endpoint_auth_methods_supported": ["private_key_jwt", *LEGACY_AUTH_METHODS],
             "token_endpoint_auth_signing_alg_values_supported": sorted(AGENT_KEY_ALGORITHMS),
             "response_types_supported": [],
             "dpop_signing_alg_values_supported": list(endpoint.dpop.algorithms),
