@@ -127,7 +127,7 @@ def test_token_is_issued_and_verifies_against_the_jwks(
     meta = client.get("/.well-known/oauth-authorization-server").json()
     assert meta["issuer"] == issuer and meta["token_endpoint"] == f"{issuer}/oauth/token"
     assert meta["jwks_uri"] == f"{issuer}/.well-known/jwks.json"
-    assert meta["token_endpoint_auth_methods_supported"] == ["private_key_jwt"]
+    assert meta["token_endpoint_auth_methods_supported"][0] == "private_key_jwt"  # then the legacy key methods
     assert meta["grant_types_supported"] == ["client_credentials"]
 
 

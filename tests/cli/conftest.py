@@ -23,7 +23,7 @@ _ISOLATE = ("REMIT_URL", "REMIT_TOKEN", "REMIT_DATABASE_URL", "REMIT_CONFIG", "R
 
 
 class Run(Protocol):
-    def __call__(self, *args: str, env: Mapping[str, str] | None = None) -> Result: ...
+    def __call__(self, *args: str, env: Mapping[str, str] | None = None, input: str | None = None) -> Result: ...
 
 
 @pytest.fixture
@@ -41,8 +41,8 @@ def run(home: Path) -> Run:
     """Invoke ``remit`` in-process; a failure never leaves an exception inside the runner."""
     runner = CliRunner()
 
-    def invoke(*args: str, env: Mapping[str, str] | None = None) -> Result:
-        result = runner.invoke(app, list(args), env=dict(env) if env else None, catch_exceptions=True)
+    def invoke(*args: str, env: Mapping[str, str] | None = None, input: str | None = None) -> Result:
+        result = runner.invoke(app, list(args), input=input, env=dict(env) if env else None, catch_exceptions=True)
         assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
         assert "Traceback" not in result.output
         return result
@@ -54,8 +54,8 @@ def run(home: Path) -> Run:
 def ok(run: Run) -> Callable[..., Result]:
     """Invoke ``remit`` and insist on exit code 0."""
 
-    def invoke(*args: str, env: Mapping[str, str] | None = None) -> Result:
-        result = run(*args, env=env)
+    def invoke(*args: str, env: Mapping[str, str] | None = None, input: str | None = None) -> Result:
+        result = run(*args, env=env, input=input)
         assert result.exit_code == 0, f"remit {' '.join(args)} -> {result.exit_code}\n{result.output}"
         return result
 
