@@ -25,6 +25,7 @@ from remit.policy.sinks import log_would_deny
 from remit.registry.service import RegistryService
 from remit.settings import Settings
 from remit.store import migrate
+from remit.store.agentclients import AgentClientStore
 from remit.store.agentkeys import AgentKeyStore
 from remit.store.audit import AuditStore
 from remit.store.db import make_engine
@@ -33,6 +34,7 @@ from remit.store.repository import SqlStore
 from remit.store.revocations import RevocationStore
 from remit.tokens.agentkeyservice import AgentKeyService
 from remit.tokens.certservice import CertificateService
+from remit.tokens.clientservice import AgentClientService
 from remit.tokens.dpop import DpopVerifier
 from remit.tokens.endpoint import StoreReplayGuard, TokenEndpoint
 from remit.tokens.introspection import TokenIntrospection
@@ -64,6 +66,7 @@ class Remit:
     agent_keys: AgentKeyService  #: agents' public keys for private_key_jwt
     certificates: CertificateService  #: Remit's CA and agents' client certificates (mutual TLS)
     legacy_keys: LegacyKeyService  #: agents' legacy static API keys (discouraged; always expiring, always flagged)
+    agent_clients: AgentClientService  #: agents' OAuth client metadata (DPoP required, ...)
     token_endpoint: TokenEndpoint  #: client_credentials with private_key_jwt
     introspection: TokenIntrospection  #: revocation (RFC 7009) and introspection (RFC 7662)
     revocations: RevocationStore  #: revoked access tokens, shared by every server of the store
@@ -112,6 +115,7 @@ class Remit:
         agent_key_store = AgentKeyStore(store)
         agent_keys = AgentKeyService(agent_key_store, clock)
         certificates = CertificateService.from_settings(settings, store, clock)
+        agent_clients = AgentClientService(AgentClientStore(store), clock)
         t = settings.tokens
         replay = StoreReplayGuard(agent_key_store, clock)
         legacy_keys = LegacyKeyService(
@@ -126,6 +130,7 @@ class Remit:
             signing_keys=signing_keys,
             clock=clock,
             lifetime=min(t.access_token_seconds, t.max_access_token_seconds),
+            clients=agent_clients,
             dpop=DpopVerifier(replay=replay, clock=clock, max_age=t.dpop_max_age_seconds, leeway=t.dpop_leeway_seconds),
             record=lambda body: audit_log.record(body).result(AUDIT_WAIT_SECONDS),
             legacy_keys=legacy_keys,
@@ -160,6 +165,7 @@ class Remit:
             agent_keys=agent_keys,
             certificates=certificates,
             legacy_keys=legacy_keys,
+            agent_clients=agent_clients,
             token_endpoint=token_endpoint,
             introspection=introspection,
             revocations=revocations,

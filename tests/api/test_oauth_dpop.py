@@ -163,3 +163,23 @@ def test_a_gateway_in_the_process_accepts_the_bound_token_only_with_its_proof(
         verify_presented(f"DPoP {token}", [made], method="POST", url=url, proofs=proofs, tokens=tokens)
     with pytest.raises(InvalidToken, match="bound to a DPoP key"):
         verify_presented(f"Bearer {token}", [], method="POST", url=url, proofs=proofs, tokens=tokens)
+
+
+# -- agents that must use DPoP (RFC 9449 §5.2) ---------------------------------------------------------------
+
+
+def test_an_agent_that_must_use_dpop_is_refused_without_a_proof(
+    live: LiveServer, client: httpx.Client, agent_key: jose.SigningKey, dpop_key: jose.SigningKey
+) -> None:
+    live.remit.agent_clients.set_dpop_bound_access_tokens(ADMIN, "helpdesk", True)
+    r = client.post("/oauth/token", data=form(live, agent_key))
+    assert "this client must use DPoP" in refused(r, 400, "invalid_dpop_proof")
+    assert live.remit.audit.query(ADMIN, AuditFilter(kind="token"), PageRequest(limit=10)).items == ()
+    bad = client.post("/oauth/token", data=form(live, agent_key), headers={"DPoP": proof(live, dpop_key, method="GET")})
+    assert "htm" in refused(bad, 400, "invalid_dpop_proof")
+    good = client.post("/oauth/token", data=form(live, agent_key), headers={"DPoP": proof(live, dpop_key)})
+    assert good.status_code == 200, good.text
+    assert good.json()["token_type"] == "DPoP"
+
+    live.remit.agent_clients.set_dpop_bound_access_tokens(ADMIN, "helpdesk", False)  # the next request sees it
+    assert client.post("/oauth/token", data=form(live, agent_key)).json()["token_type"] == "Bearer"

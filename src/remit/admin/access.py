@@ -7,7 +7,8 @@ Human admin roles:
 * ``pep``     a policy enforcement point (gateway, SDK, external PEP): asks for decisions and reads the
   metrics (``GET /metrics``, so that a PEP's token can serve a scraper too), nothing else.
 * ``owner``   registers agents in their own name and manages only the agents they own (and their keys, client
-  certificates and legacy API keys, except adding one to a quarantined agent); reads the catalogue
+  certificates and legacy API keys, except adding one to a quarantined agent, and their client metadata); reads
+  the catalogue
   (roles, resources) and their own user record. Cannot transfer an agent to another owner, change what
   policies read about it (clearance, risk tier, environment, team, attributes) or its review date, change
   roles or resources, or lift a quarantine (a security response stays with admins).
@@ -52,6 +53,8 @@ class Act(StrEnum):
     API_KEY_CREATE = "api_key.create"  #: a legacy static API key for an agent (discouraged, always expiring)
     API_KEY_READ = "api_key.read"  #: an agent's legacy keys, and the report of their use
     API_KEY_REVOKE = "api_key.revoke"
+    AGENT_CLIENT_READ = "agent_client.read"  #: the agent's OAuth client metadata (DPoP required, ...)
+    AGENT_CLIENT_UPDATE = "agent_client.update"
     USER_CREATE = "user.create"
     USER_READ = "user.read"
     USER_UPDATE = "user.update"
@@ -146,6 +149,8 @@ _OWNER_RULES: dict[Act, _Rule] = {
     Act.API_KEY_CREATE: _own_agent_not_quarantined,  # as for keys: a quarantined agent gets none until released
     Act.API_KEY_READ: _own_agent,
     Act.API_KEY_REVOKE: _own_agent,
+    Act.AGENT_CLIENT_READ: _own_agent,
+    Act.AGENT_CLIENT_UPDATE: _own_agent,
     Act.USER_READ: _self,
     Act.ROLE_READ: _always,
     Act.RESOURCE_READ: _always,
@@ -158,6 +163,7 @@ _VISIBILITY: dict[str, Act] = {
     "agent_key": Act.AGENT_READ,
     "agent_cert": Act.AGENT_READ,
     "api_key": Act.AGENT_READ,
+    "agent_client": Act.AGENT_READ,
     "user": Act.USER_READ,
 }
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, MetaData, String, Text, text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, MetaData, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from remit.store.types import Json, UTCDateTime
@@ -269,6 +269,17 @@ class AgentKeyRow(Base):
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(200))
     revoked_at: Mapped[datetime | None]
+
+
+class AgentClientRow(Base):
+    """An agent's OAuth client metadata (RFC 7591 §2); an agent without a row has the defaults."""
+
+    __tablename__ = "agent_clients"
+
+    agent: Mapped[str] = mapped_column(ForeignKey("agents.name"), primary_key=True)
+    dpop_bound_access_tokens: Mapped[bool] = mapped_column(Boolean)  #: RFC 9449 §5.2
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(200))
 
 
 class AssertionJtiRow(Base):

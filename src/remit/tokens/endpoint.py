@@ -17,7 +17,8 @@ The request, in order of the checks:
   engine must allow the agent the action on it (otherwise ``invalid_scope``). There is no default scope;
 * a ``DPoP`` header (RFC 9449 §5): a valid proof for ``POST`` to the token endpoint binds the token to its key
   (``cnf.jkt``, ``token_type`` ``DPoP``); an invalid one is ``invalid_dpop_proof``. Without one the token is a
-  bearer token.
+  bearer token, unless the agent's client metadata says ``dpop_bound_access_tokens`` (RFC 9449 §5.2): then the
+  request is refused with ``invalid_dpop_proof``.
 
 Every refusal is a ``TokenError``; its description names the check, never a value read from the request.
 """
@@ -45,9 +46,11 @@ from remit.tokens import jose
 from remit.tokens.agentkeys import AGENT_KEY_ALGORITHMS
 from remit.tokens.agentkeyservice import AgentKeyService
 from remit.tokens.clientsecret import client_secret
+from remit.tokens.clientservice import AgentClientService
 from remit.tokens.dpop import DpopProof, DpopVerifier
 from remit.tokens.errors import (
     InvalidClient,
+    InvalidDpopProof,
     InvalidRequest,
     InvalidScope,
     InvalidTarget,
@@ -147,6 +150,7 @@ class TokenEndpoint:
         signing_keys: ActiveKey,
         clock: Clock,
         lifetime: int,
+        clients: AgentClientService,
         dpop: DpopVerifier,
         record: RecordAudit | None = None,
         legacy_keys: LegacyKeys | None = None,
@@ -160,6 +164,7 @@ class TokenEndpoint:
         self._signing_keys = signing_keys
         self._clock = clock
         self._lifetime = lifetime
+        self._clients = clients
         self.dpop = dpop
         self._record = record
         self._legacy_keys = legacy_keys
@@ -177,6 +182,8 @@ class TokenEndpoint:
         legacy = self._legacy_client(params, authorization)
         agent = legacy[0] if legacy is not None else self._authenticate(params)
         proof = self.dpop_proof(dpop)
+        if proof is None and self._clients.requires_dpop(agent):
+            raise InvalidDpopProof("this client must use DPoP: send a DPoP proof in the DPoP header (RFC 9449)")
         audience = _resource(params)
         scopes = self._scopes(agent, params)
         return self._issue(agent, audience, scopes, proof, flags=legacy[1] if legacy is not None else None)

@@ -1,0 +1,67 @@
+"""Agents' OAuth client metadata: ``agent_clients`` rows, in the registry store's transactions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from remit.audit.events import ChangeEvent
+from remit.registry.models import Agent
+from remit.store.repository import SqlStore, SqlTx
+from remit.store.tables import AgentClientRow
+from remit.tokens.clients import AgentClient
+
+
+class AgentClientStore:
+    """``agent_clients`` over the registry's ``SqlStore``."""
+
+    def __init__(self, store: SqlStore) -> None:
+        self._store = store
+
+    @contextmanager
+    def reading(self) -> Iterator[AgentClientTx]:
+        with self._store.transaction(readonly=True) as tx:
+            yield AgentClientTx(tx)
+
+    @contextmanager
+    def changing(self) -> Iterator[AgentClientTx]:
+        with self._store.transaction() as tx:
+            yield AgentClientTx(tx)
+
+
+class AgentClientTx:
+    """The client metadata queries of one transaction."""
+
+    def __init__(self, tx: SqlTx) -> None:
+        self._tx = tx
+        self._s = tx.s
+
+    def get_agent(self, name: str) -> Agent | None:
+        return self._tx.get_agent(name)
+
+    def get(self, agent: str) -> AgentClient | None:
+        row = self._s.get(AgentClientRow, agent)
+        if row is None:
+            return None
+        return AgentClient(
+            agent=row.agent,
+            dpop_bound_access_tokens=row.dpop_bound_access_tokens,
+            updated_at=row.updated_at,
+            updated_by=row.updated_by,
+        )
+
+    def put(self, client: AgentClient) -> None:
+        """Insert or replace the agent's row."""
+        if client.updated_at is None or client.updated_by is None:
+            raise ValueError("a stored client records when and by whom it was changed")
+        row = self._s.get(AgentClientRow, client.agent)
+        if row is None:
+            row = AgentClientRow(agent=client.agent)
+            self._s.add(row)
+        row.dpop_bound_access_tokens = client.dpop_bound_access_tokens
+        row.updated_at = client.updated_at
+        row.updated_by = client.updated_by
+        self._s.flush()
+
+    def add_event(self, event: ChangeEvent) -> None:
+        self._tx.add_event(event)
