@@ -155,3 +155,18 @@ def test_keys(tmp_path: Path, run: Run, ok: Callable[..., Result], as_json: Call
     jwk_file.write_text("not json")
     bad = run("agent", "key", "add", "ticket-bot", "--jwk", str(jwk_file))
     assert bad.exit_code == 2 and "cannot read a JSON JWK" in bad.output
+
+
+def test_client_metadata(run: Run, ok: Callable[..., Result], as_json: Callable[..., Any]) -> None:
+    as_json("agent", "create", "ticket-bot", "--owner", "alice")
+    shown = as_json("agent", "client", "show", "ticket-bot")
+    assert shown == {"agent": "ticket-bot", "dpop_bound_access_tokens": False, "updated_at": None, "updated_by": None}
+    assert "agent ticket-bot must use DPoP" in ok("agent", "client", "set", "ticket-bot", "--dpop").stdout
+    shown = as_json("agent", "client", "show", "ticket-bot")
+    assert shown["dpop_bound_access_tokens"] is True and shown["updated_by"].startswith("local:")
+    assert "dpop bound access tokens" in ok("agent", "client", "show", "ticket-bot").stdout
+    cleared = as_json("agent", "client", "set", "ticket-bot", "--no-dpop")
+    assert cleared["dpop_bound_access_tokens"] is False
+    assert run("agent", "client", "set", "ticket-bot").exit_code == 2  # --dpop or --no-dpop is required
+    missing = run("agent", "client", "show", "ghost")
+    assert missing.exit_code == 1 and "no such agent 'ghost'" in missing.stderr

@@ -124,3 +124,16 @@ def test_agent_keys_remote(server: str, initialised: Path, ok: Ok, run: Run, as_
     assert revoked["status"] == "revoked"
     gone = run("agent", "key", "list", "ghost", env=remote)
     assert gone.exit_code == 1 and gone.stderr.strip() == "error: name: no such agent 'ghost'"
+
+
+def test_agent_client_remote(server: str, initialised: Path, ok: Ok, run: Run, as_json: AsJson) -> None:
+    remote = {"REMIT_URL": server, "REMIT_TOKEN": initialised.read_text().strip()}
+    ok("user", "create", "alice", "--email", "alice@example.com", env=remote)
+    ok("agent", "create", "ticket-bot", "--owner", "alice", env=remote)
+    assert as_json("agent", "client", "show", "ticket-bot", env=remote)["dpop_bound_access_tokens"] is False
+    required = as_json("agent", "client", "set", "ticket-bot", "--dpop", env=remote)
+    assert required["dpop_bound_access_tokens"] is True and required["updated_by"].startswith("token:")
+    assert as_json("agent", "client", "show", "ticket-bot") == required  # the same store, read locally
+    assert "must use DPoP" in ok("agent", "client", "set", "ticket-bot", "--dpop", env=remote).stdout
+    gone = run("agent", "client", "set", "ghost", "--no-dpop", env=remote)
+    assert gone.exit_code == 1 and gone.stderr.strip() == "error: name: no such agent 'ghost'"

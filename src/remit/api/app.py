@@ -14,6 +14,7 @@ from remit.api.limits import BodySizeLimit
 from remit.api.request_id import RequestIdEcho
 from remit.api.routes import (
     admin,
+    agent_clients,
     agent_keys,
     agents,
     api_keys,
@@ -78,6 +79,7 @@ def create_app(settings: Settings, *, remit: Remit | None = None) -> FastAPI:
         agent_keys,
         certificates,
         api_keys,
+        agent_clients,
         users,
         roles,
         resources,

@@ -415,3 +415,51 @@ def apikey_report(
             str(k["use_count"]),
         ],
     )
+
+
+# -- OAuth client metadata -------------------------------------------------------------------------------------
+
+client_app = typer.Typer(help="An agent's OAuth client metadata (DPoP required, ...).", no_args_is_help=True)
+app.add_typer(client_app, name="client")
+
+
+def _show_client(data: Json, as_json: bool) -> None:
+    output.details(
+        data,
+        as_json=as_json,
+        title=f"client metadata of agent {data['agent']}",
+        fields=[
+            ("dpop bound access tokens", data["dpop_bound_access_tokens"]),
+            ("updated", data["updated_at"]),
+            ("updated by", data["updated_by"]),
+        ],
+    )
+
+
+@client_app.command("show")
+def client_show(ctx: typer.Context, name: Name, as_json: AsJson = False) -> None:
+    """The agent's client metadata."""
+    _show_client(backend(ctx).get_agent_client(name), as_json)
+
+
+@client_app.command("set")
+def client_set(
+    ctx: typer.Context,
+    name: Name,
+    dpop: Annotated[
+        bool,
+        typer.Option(
+            "--dpop/--no-dpop",
+            help="--dpop: every token request must carry a DPoP proof, so every token is DPoP-bound (RFC 9449); "
+            "--no-dpop: a proof is optional.",
+        ),
+    ],
+    as_json: AsJson = False,
+) -> None:
+    """Change the agent's client metadata."""
+    data = backend(ctx).set_agent_client(name, dpop_bound_access_tokens=dpop)
+    if as_json:
+        output.emit_json(data)
+    else:
+        required = "must use DPoP" if data["dpop_bound_access_tokens"] else "may use DPoP"
+        output.done(f"agent {name} {required}")

@@ -170,6 +170,14 @@ class Backend(Protocol):
         """Every legacy API key the caller may see, with owner, expiry, last use, use count (``GET /v1/api-keys``)."""
         ...
 
+    def get_agent_client(self, name: str) -> Json:
+        """The agent's OAuth client metadata (``GET /v1/agents/{name}/client``)."""
+        ...
+
+    def set_agent_client(self, name: str, *, dpop_bound_access_tokens: bool) -> Json:
+        """Set the agent's OAuth client metadata (``PUT /v1/agents/{name}/client``)."""
+        ...
+
     def list_keys(self) -> Listing:
         """Every token signing key, newest first (``GET /v1/keys``): one page holds them all."""
         ...

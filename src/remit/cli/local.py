@@ -360,6 +360,17 @@ class LocalBackend:
         got = self._remit.legacy_keys.report(self._p, self._page(page))
         return _listing(got, lambda item: dump(ApiKeyReportItem.of_owned(item[0], item[1], now)))
 
+    def get_agent_client(self, name: str) -> Json:
+        from remit.api.schemas.agent_clients import AgentClientResponse
+
+        return dump(AgentClientResponse.of(self._remit.agent_clients.get(self._p, name)))
+
+    def set_agent_client(self, name: str, *, dpop_bound_access_tokens: bool) -> Json:
+        from remit.api.schemas.agent_clients import AgentClientResponse
+
+        client = self._remit.agent_clients.update(self._p, name, dpop_bound_access_tokens=dpop_bound_access_tokens)
+        return dump(AgentClientResponse.of(client))
+
     # -- token signing keys ----------------------------------------------------------------------------------
 
     def list_keys(self) -> Listing:

@@ -370,6 +370,13 @@ class RemoteBackend:
     def api_key_report(self, page: PageArgs) -> Listing:
         return self._list("/v1/api-keys", {}, page)
 
+    def get_agent_client(self, name: str) -> Json:
+        return self._json("GET", f"/v1/agents/{_seg(name)}/client")
+
+    def set_agent_client(self, name: str, *, dpop_bound_access_tokens: bool) -> Json:
+        body = {"dpop_bound_access_tokens": dpop_bound_access_tokens}
+        return self._json("PUT", f"/v1/agents/{_seg(name)}/client", body=body)
+
     # -- token signing keys ----------------------------------------------------------------------------------
 
     def list_keys(self) -> Listing:
