@@ -37,6 +37,7 @@ from remit.tokens.certservice import CertificateService
 from remit.tokens.clientservice import AgentClientService
 from remit.tokens.dpop import DpopVerifier
 from remit.tokens.endpoint import StoreReplayGuard, TokenEndpoint
+from remit.tokens.exchange import TokenExchange, load_trusted
 from remit.tokens.introspection import TokenIntrospection
 from remit.tokens.keyservice import SigningKeyService
 from remit.tokens.legacykeyservice import LegacyKeyService
@@ -70,6 +71,7 @@ class Remit:
     token_endpoint: TokenEndpoint  #: client_credentials with private_key_jwt
     introspection: TokenIntrospection  #: revocation (RFC 7009) and introspection (RFC 7662)
     revocations: RevocationStore  #: revoked access tokens, shared by every server of the store
+    token_exchange: TokenExchange  #: on-behalf-of delegation (RFC 8693)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock | None = None, migrate_schema: bool = True) -> Remit:
@@ -136,6 +138,20 @@ class Remit:
             legacy_keys=legacy_keys,
         )
         revocations = RevocationStore(store)
+        token_exchange = TokenExchange(
+            issuer=t.issuer,
+            store=store,
+            pdp=pdp,
+            signing_keys=signing_keys,
+            own_keys=OwnKeys(signing_keys),
+            is_revoked=revocations.is_revoked,
+            agent_assertion=token_endpoint.authenticate_client,
+            clock=clock,
+            lifetime=min(t.access_token_seconds, t.max_access_token_seconds),
+            max_depth=t.max_delegation_depth,
+            trusted=load_trusted(t.trusted_issuers),
+            record=lambda body: audit_log.record(body).result(AUDIT_WAIT_SECONDS),
+        )
         introspection = TokenIntrospection(
             endpoint=token_endpoint,
             store=store,
@@ -169,6 +185,7 @@ class Remit:
             token_endpoint=token_endpoint,
             introspection=introspection,
             revocations=revocations,
+            token_exchange=token_exchange,
         )
 
     def authorizer(self) -> Authorizer:

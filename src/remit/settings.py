@@ -90,6 +90,33 @@ class ObservabilitySettings(BaseModel):
     """Share of new traces recorded; a request in a caller's trace follows the caller's sampling choice."""
 
 
+class TrustedIssuer(BaseModel):
+    """An identity provider whose users' tokens an agent may exchange to act on their behalf (RFC 8693)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    issuer: str = Field(pattern=r"^https?://[^\s#]+$", max_length=2000)
+    """The exact ``iss`` of its tokens."""
+    jwks_file: Path | None = None
+    """A JWK Set file holding its public signing keys (read at start)."""
+    jwks: dict[str, Any] | None = None
+    """... or the JWK Set itself, inline. Exactly one of ``jwks_file`` and ``jwks``."""
+    audience: tuple[str, ...] = ()
+    """The ``aud`` values its tokens may carry to be exchanged here; default: Remit's issuer and token endpoint."""
+    user_claim: str = Field(default="sub", pattern=r"^[A-Za-z0-9_.:-]{1,100}$")
+    """The claim that holds the Remit user id (``sub``, ``preferred_username``, ``email``, ...)."""
+    algorithms: tuple[Literal["EdDSA", "ES256", "ES384", "RS256", "PS256"], ...] = ("RS256", "ES256", "EdDSA")
+    """The signing algorithms accepted from it."""
+
+    @model_validator(mode="after")
+    def _check(self) -> TrustedIssuer:
+        if (self.jwks_file is None) == (self.jwks is None):
+            raise ValueError(f"trusted issuer {self.issuer}: give exactly one of jwks_file and jwks")
+        if not self.algorithms:
+            raise ValueError(f"trusted issuer {self.issuer}: algorithms must not be empty")
+        return self
+
+
 class TokenSettings(BaseModel):
     """The token service (section ``tokens``): the issuer, token lifetimes and the signing keys."""
 
@@ -116,6 +143,11 @@ class TokenSettings(BaseModel):
     legacy_key_max_days: int = Field(default=90, ge=1, le=365)
     """The longest a legacy static API key may live: every key is made with an expiry, and it may not be further
     away than this. Migrate agents to a key pair (``remit keys migrate``) rather than raising it."""
+    trusted_issuers: tuple[TrustedIssuer, ...] = ()
+    """Identity providers whose users' tokens agents may exchange for delegated Remit tokens (token exchange,
+    RFC 8693). In ``remit.toml``: ``[[tokens.trusted_issuers]]`` tables."""
+    max_delegation_depth: int = Field(default=3, ge=1, le=10)
+    """The most actors a delegated token's ``act`` chain may hold (agent-to-agent hops); one more is refused."""
     kek_file: Path | None = None
     """File holding the key-encryption key (base64url of 32 random bytes), mode 0600, that encrypts the signing
     keys' private halves in the database. Unset: ``REMIT_KEY_ENCRYPTION_KEY``, or else ``<home>/keys/kek``, created
@@ -135,6 +167,9 @@ class TokenSettings(BaseModel):
             raise ValueError("tokens.access_token_seconds must not exceed tokens.max_access_token_seconds")
         if self.certificate_hours > self.max_certificate_hours:
             raise ValueError("tokens.certificate_hours must not exceed tokens.max_certificate_hours")
+        issuers = [t.issuer for t in self.trusted_issuers]
+        if self.issuer in issuers or len(set(issuers)) != len(issuers):
+            raise ValueError("tokens.trusted_issuers must be distinct, and none may be Remit's own issuer")
         return self
 
 

@@ -128,7 +128,7 @@ def test_token_is_issued_and_verifies_against_the_jwks(
     assert meta["issuer"] == issuer and meta["token_endpoint"] == f"{issuer}/oauth/token"
     assert meta["jwks_uri"] == f"{issuer}/.well-known/jwks.json"
     assert meta["token_endpoint_auth_methods_supported"][0] == "private_key_jwt"  # then the legacy key methods
-    assert meta["grant_types_supported"] == ["client_credentials"]
+    assert meta["grant_types_supported"] == ["client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"]
 
 
 def test_client_authentication_failures_are_invalid_client(

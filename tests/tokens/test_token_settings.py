@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -9,6 +10,8 @@ import pytest
 
 from remit.errors import ConfigurationError
 from remit.settings import TokenSettings, load_settings
+from remit.tokens import jose
+from remit.tokens.exchange import load_trusted
 
 
 @pytest.fixture(autouse=True)
@@ -71,11 +74,55 @@ def test_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"max_access_token_seconds": 5}, "tokens.max_access_token_seconds"),
         ({"key_rotation_days": 0}, "tokens.key_rotation_days"),
         ({"lifetime": 5}, "tokens.lifetime"),
+        ({"trusted_issuers": [{"issuer": "https://idp"}]}, "give exactly one of jwks_file and jwks"),
+        ({"trusted_issuers": [{"issuer": "https://idp", "jwks": {}, "jwks_file": "k"}]}, "exactly one of jwks_file"),
+        ({"trusted_issuers": [{"issuer": "https://idp", "jwks": {}, "algorithms": ["HS256"]}]}, "algorithms"),
+        ({"trusted_issuers": [{"issuer": "https://idp", "jwks": {}, "algorithms": []}]}, "must not be empty"),
+        ({"trusted_issuers": [{"issuer": "http://127.0.0.1:8400", "jwks": {}}]}, "none may be Remit's own issuer"),
+        ({"trusted_issuers": [{"issuer": "https://idp", "jwks": {}}] * 2}, "must be distinct"),
+        ({"max_delegation_depth": 0}, "tokens.max_delegation_depth"),
     ],
-    ids=["hs256", "none", "issuer-scheme", "issuer-query", "lifetime-over-cap", "cap-small", "rotation-zero", "extra"],
+    ids=[
+        "hs256",
+        "none",
+        "issuer-scheme",
+        "issuer-query",
+        "lifetime-over-cap",
+        "cap-small",
+        "rotation-zero",
+        "extra",
+        "idp-no-keys",
+        "idp-two-keys",
+        "idp-hmac",
+        "idp-no-algs",
+        "idp-is-us",
+        "idp-twice",
+        "depth-zero",
+    ],
 )
 def test_refused(tokens: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigurationError) as info:
         load_settings(tokens=tokens)
     assert info.value.code == "configuration_error"
     assert message in info.value.message
+
+
+def test_a_trusted_issuers_keys_are_read_at_start(tmp_path: Path) -> None:
+    good = jose.SigningKey.generate("ES256", kid="idp-1")
+    jwks = tmp_path / "idp.json"
+    jwks.write_text(json.dumps(jose.export_jwks([good.public_key])))
+    [loaded] = load_trusted(
+        load_settings(
+            tokens={"trusted_issuers": [{"issuer": "https://idp", "jwks_file": str(jwks)}]}
+        ).tokens.trusted_issuers
+    )
+    assert (loaded.issuer, loaded.audience, loaded.user_claim) == ("https://idp", (), "sub")
+    assert loaded.keys.find("idp-1") is not None and loaded.keys.find("other") is None
+
+    jwks.write_text("{not json")
+    broken = load_settings(tokens={"trusted_issuers": [{"issuer": "https://idp", "jwks_file": str(jwks)}]})
+    with pytest.raises(ConfigurationError, match="the keys of https://idp cannot be read"):
+        load_trusted(broken.tokens.trusted_issuers)
+    missing = load_settings(tokens={"trusted_issuers": [{"issuer": "https://idp", "jwks_file": str(tmp_path / "no")}]})
+    with pytest.raises(ConfigurationError, match="cannot be read"):
+        load_trusted(missing.tokens.trusted_issuers)

@@ -178,7 +178,9 @@ class TokenEndpoint:
         if grant is None:
             raise InvalidRequest("the grant_type parameter is required")
         if grant != GRANT_TYPE:
-            raise UnsupportedGrantType("only the client_credentials grant is supported")
+            raise UnsupportedGrantType(
+                "the grant_type must be client_credentials or urn:ietf:params:oauth:grant-type:token-exchange"
+            )
         legacy = self._legacy_client(params, authorization)
         agent = legacy[0] if legacy is not None else self._authenticate(params)
         proof = self.dpop_proof(dpop)
@@ -346,9 +348,19 @@ def sign_access_token(
     }
     if cnf:
         claims["cnf"] = dict(cnf)
+    return sign_claims(key, claims)
+
+
+def sign_claims(key: SigningKey, claims: Mapping[str, Any]) -> str:
+    """An RFC 9068 access token: ``claims`` signed with ``key``, header ``typ`` ``at+jwt``."""
     header = {"alg": key.alg, "kid": key.kid, "typ": "at+jwt"}
     signing_input = _b64(_json(header)) + b"." + _b64(_json(claims))
     return (signing_input + b"." + _b64(key.sign(signing_input))).decode("ascii")
+
+
+def resource_param(params: Mapping[str, Sequence[str]]) -> str:
+    """The one RFC 8707 ``resource`` of a request; ``invalid_target`` when absent, repeated or malformed."""
+    return _resource(params)
 
 
 def one_param(params: Mapping[str, Sequence[str]], name: str) -> str | None:

@@ -25,6 +25,7 @@ from remit.store.revocations import RevocationStore
 from remit.tokens import jose
 from remit.tokens.endpoint import MAX_JTI_CHARS, RecordAudit, TokenEndpoint, one_param
 from remit.tokens.errors import InvalidRequest, JoseError, TokenError
+from remit.tokens.exchange import act_chain
 from remit.tokens.ownkeys import OwnKeys, SigningKeys
 from remit.tokens.verify import VerifiedToken, VerifyPolicy, verify_jwt
 
@@ -97,18 +98,10 @@ class TokenIntrospection:
         if verified is None:
             return dict(INACTIVE)
         claims = verified.claims
-        sub = claims.get("sub")
-        if not isinstance(sub, str) or not AGENT_NAME.fullmatch(sub):
-            return dict(INACTIVE)
-        with self._store.transaction(readonly=True) as tx:
-            agent = tx.get_agent(sub)
-            owner = tx.get_user(agent.owner) if agent is not None else None
-        if agent is None or owner is None or agent.status is not AgentStatus.ACTIVE:
-            return dict(INACTIVE)
-        if owner.status is not UserStatus.ACTIVE:
+        if not self._parties_active(claims):
             return dict(INACTIVE)
         answer: dict[str, Any] = {"active": True}
-        for name in ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "jti"):
+        for name in ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "jti", "sub_type", "act"):
             if name in claims:
                 answer[name] = claims[name]
         if verified.cnf_jkt is not None:  # RFC 9449 §6.2
@@ -117,6 +110,33 @@ class TokenIntrospection:
         else:
             answer["token_type"] = "Bearer"  # noqa: S105 - the RFC 6750 token type
         return answer
+
+    def _parties_active(self, claims: Mapping[str, Any]) -> bool:
+        """The token's subject and every actor in its ``act`` chain are still active (agents and their owners,
+        users): suspending any party, or disabling an owner, ends the token on the very next request."""
+        sub = claims.get("sub")
+        try:
+            actors = act_chain(claims.get("act"))
+        except TokenError:
+            return False
+        is_user = claims.get("sub_type") == "user"
+        if not isinstance(sub, str) or (not is_user and not AGENT_NAME.fullmatch(sub)):
+            return False
+        if not all(AGENT_NAME.fullmatch(a) for a in actors):
+            return False
+        with self._store.transaction(readonly=True) as tx:
+            if is_user:
+                user = tx.get_user(sub)
+                if user is None or user.status is not UserStatus.ACTIVE:
+                    return False
+            for name in actors if is_user else (sub, *actors):
+                agent = tx.get_agent(name)
+                owner = tx.get_user(agent.owner) if agent is not None else None
+                if agent is None or owner is None or agent.status is not AgentStatus.ACTIVE:
+                    return False
+                if owner.status is not UserStatus.ACTIVE:
+                    return False
+        return True
 
     def _verify(self, token: str, *, check_revoked: bool) -> VerifiedToken | None:
         audience = _audience(token)

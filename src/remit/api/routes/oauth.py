@@ -14,10 +14,13 @@ from starlette.concurrency import run_in_threadpool
 from remit.admin.access import Act, authorize
 from remit.api.deps import RemitDep, authenticate
 from remit.api.schemas.common import ErrorBody
+from remit.container import Remit
 from remit.tokens.agentkeys import AGENT_KEY_ALGORITHMS
 from remit.tokens.clientsecret import BASIC, POST
-from remit.tokens.endpoint import GRANT_TYPE
+from remit.tokens.endpoint import GRANT_TYPE, IssuedToken, one_param
 from remit.tokens.errors import InvalidRequest
+from remit.tokens.exchange import GRANT_TYPE as EXCHANGE_GRANT
+from remit.tokens.exchange import ExchangedToken
 
 router = APIRouter(tags=["oauth"])
 
@@ -43,13 +46,25 @@ async def token(request: Request, remit: RemitDep) -> JSONResponse:
     ``grant_type=client_credentials``, ``client_assertion_type``, ``client_assertion``, ``resource`` and
     ``scope``; or, discouraged, a legacy API key as the client secret (HTTP Basic or ``client_secret``). With a
     ``DPoP`` header (a proof, RFC 9449), the token is bound to the proof's key and its ``token_type`` is ``DPoP``.
-    The answer is never cached."""
+    Or exchange a token to act on someone's behalf (RFC 8693, ``private_key_jwt`` only): ``grant_type``
+    token-exchange, ``subject_token``, ``subject_token_type``, optional ``actor_token`` and ``actor_token_type``,
+    one ``resource`` or ``audience``, optional ``scope``. The answer is never cached."""
     params = await _form(request)
     dpop = request.headers.getlist("dpop")
     authorization = request.headers.get("authorization")
     # store reads, signing, and a legacy key's argon2 check: off the event loop
-    issued = await run_in_threadpool(remit.token_endpoint.client_credentials, params, dpop, authorization)
+    issued = await run_in_threadpool(_grant, remit, params, dpop, authorization)
     return JSONResponse(issued.body(), headers=_NO_STORE)
+
+
+def _grant(
+    remit: Remit, params: dict[str, list[str]], dpop: list[str], authorization: str | None
+) -> IssuedToken | ExchangedToken:
+    endpoint = remit.token_endpoint
+    if one_param(params, "grant_type") == EXCHANGE_GRANT:  # delegation needs a key, never a legacy API key
+        agent = endpoint.authenticate_client(params)
+        return remit.token_exchange.exchange(params, agent, endpoint.dpop_proof(dpop))
+    return endpoint.client_credentials(params, dpop, authorization)
 
 
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -121,7 +136,7 @@ def metadata(remit: RemitDep) -> JSONResponse:
             "introspection_endpoint": remit.introspection.introspection_endpoint,
             "introspection_endpoint_auth_methods_supported": ["bearer"],
             "jwks_uri": f"{endpoint.issuer}/.well-known/jwks.json",
-            "grant_types_supported": [GRANT_TYPE],
+            "grant_types_supported": [GRANT_TYPE, EXCHANGE_GRANT],
             "token_endpoint_auth_methods_supported": ["private_key_jwt", *LEGACY_AUTH_METHODS],
             "token_endpoint_auth_signing_alg_values_supported": sorted(AGENT_KEY_ALGORITHMS),
             "response_types_supported": [],
