@@ -466,6 +466,10 @@ def test_a_proof_binds_the_delegated_token_and_a_bound_subject_token_needs_its_k
     assert "another DPoP key" in refused(post(bound, proof(other), resource=MAIL), 400, "invalid_request")
     assert claims_of(granted_dpop(post(bound, proof(), resource=MAIL))["access_token"])["aud"] == MAIL
     assert refused(post(user_token(live), {"DPoP": "not-a-proof"}), 400, "invalid_dpop_proof")
+    # an agent that must use DPoP gets no bearer token by exchange either
+    live.remit.agent_clients.set_dpop_bound_access_tokens(ADMIN, "planner", True)
+    assert "must use DPoP" in refused(post(user_token(live), {}), 400, "invalid_dpop_proof")
+    assert granted_dpop(post(user_token(live), proof()))
 
 
 def granted_dpop(r: httpx.Response) -> dict[str, Any]:

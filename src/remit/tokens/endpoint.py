@@ -183,12 +183,17 @@ class TokenEndpoint:
             )
         legacy = self._legacy_client(params, authorization)
         agent = legacy[0] if legacy is not None else self._authenticate(params)
-        proof = self.dpop_proof(dpop)
-        if proof is None and self._clients.requires_dpop(agent):
-            raise InvalidDpopProof("this client must use DPoP: send a DPoP proof in the DPoP header (RFC 9449)")
+        proof = self.client_proof(agent, dpop)
         audience = _resource(params)
         scopes = self._scopes(agent, params)
         return self._issue(agent, audience, scopes, proof, flags=legacy[1] if legacy is not None else None)
+
+    def client_proof(self, agent: str, values: Sequence[str]) -> DpopProof | None:
+        """``dpop_proof``, and ``InvalidDpopProof`` when ``agent`` must use DPoP and sent no proof (every grant)."""
+        proof = self.dpop_proof(values)
+        if proof is None and self._clients.requires_dpop(agent):
+            raise InvalidDpopProof("this client must use DPoP: send a DPoP proof in the DPoP header (RFC 9449)")
+        return proof
 
     def dpop_proof(self, values: Sequence[str]) -> DpopProof | None:
         """The DPoP proof of a token request (RFC 9449 §5), checked for ``POST`` to the token endpoint's public URL;

@@ -63,7 +63,7 @@ def _grant(
     endpoint = remit.token_endpoint
     if one_param(params, "grant_type") == EXCHANGE_GRANT:  # delegation needs a key, never a legacy API key
         agent = endpoint.authenticate_client(params)
-        return remit.token_exchange.exchange(params, agent, endpoint.dpop_proof(dpop))
+        return remit.token_exchange.exchange(params, agent, endpoint.client_proof(agent, dpop))
     return endpoint.client_credentials(params, dpop, authorization)
 
 
