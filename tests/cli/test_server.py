@@ -35,6 +35,8 @@ def test_local_and_remote_changes_meet_in_one_estate(
     assert as_json("agent", "list") == listed  # identical output either way
     whoami = as_json("whoami", env=remote)
     assert whoami["actor"].startswith("token:") and whoami["location"] == server
+    # `remit serve --port` is the server's own address, so it is also the token issuer's by default
+    assert api.get("/.well-known/oauth-authorization-server").json()["issuer"] == server
 
     as_json("agent", "suspend", "remote-bot", "--reason", "testing", env=remote)
     events = as_json("events", "--target-id", "remote-bot")

@@ -45,5 +45,6 @@ def run_server(settings: Settings, host: str, port: int, remit: Remit | None = N
 
 def serve(ctx: typer.Context, host: Host = None, port: Port = None) -> None:
     """Run the HTTP API server (always local: it serves this machine's REMIT_HOME or REMIT_DATABASE_URL)."""
-    settings = state(ctx).settings()
-    run_server(settings, host or settings.host, port or settings.port)
+    given = {"host": host, "port": port}
+    settings = state(ctx).settings(**{k: v for k, v in given.items() if v is not None})
+    run_server(settings, settings.host, settings.port)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -19,8 +20,10 @@ class CliState:
     token_file: Path | None = None  #: a file holding the admin token (else REMIT_TOKEN)
     home: Path | None = None  #: REMIT_HOME given on the command line
 
-    def settings(self) -> Settings:
-        return load_settings(home=self.home) if self.home is not None else load_settings()
+    def settings(self, **overrides: Any) -> Settings:
+        """Settings from the environment and ``remit.toml``, with ``overrides`` (e.g. ``remit serve --port``) over
+        them, so that what is derived from them (the token issuer's URL) follows."""
+        return load_settings(home=self.home, **overrides) if self.home is not None else load_settings(**overrides)
 
     def token(self) -> str:
         if self.token_file is not None:
