@@ -32,6 +32,7 @@ from remit.store.db import make_engine
 from remit.store.legacykeys import LegacyKeyStore
 from remit.store.repository import SqlStore
 from remit.store.revocations import RevocationStore
+from remit.tokens.adminrevoke import AdminRevocation
 from remit.tokens.agentkeyservice import AgentKeyService
 from remit.tokens.certservice import CertificateService
 from remit.tokens.clientservice import AgentClientService
@@ -72,6 +73,7 @@ class Remit:
     introspection: TokenIntrospection  #: revocation (RFC 7009) and introspection (RFC 7662)
     revocations: RevocationStore  #: revoked access tokens, shared by every server of the store
     token_exchange: TokenExchange  #: on-behalf-of delegation (RFC 8693)
+    token_revocation: AdminRevocation  #: admins and owners revoke access tokens by token or jti
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock | None = None, migrate_schema: bool = True) -> Remit:
@@ -186,6 +188,14 @@ class Remit:
             introspection=introspection,
             revocations=revocations,
             token_exchange=token_exchange,
+            token_revocation=AdminRevocation(
+                introspection=introspection,
+                store=store,
+                revocations=revocations,
+                clock=clock,
+                max_lifetime=t.max_access_token_seconds,
+                record=lambda body: audit_log.record(body).result(AUDIT_WAIT_SECONDS),
+            ),
         )
 
     def authorizer(self) -> Authorizer:

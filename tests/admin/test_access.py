@@ -102,6 +102,7 @@ TARGETS: dict[Act, list[Target]] = {
     Act.KEY_READ: [None],
     Act.KEY_ROTATE: [None],
     Act.CA_INIT: [None],
+    Act.TOKEN_REVOKE: [OWN, OWN_QUARANTINED, OTHERS],
 }
 
 #: what the auditor may do: every read, and ask for decisions; nothing else
@@ -209,6 +210,9 @@ OWNER_TABLE: dict[tuple[Act, Target], Outcome] = {
     (Act.KEY_READ, None): "forbidden",
     (Act.KEY_ROTATE, None): "forbidden",  # signing keys are an admin's: rotation changes every token
     (Act.CA_INIT, None): "forbidden",  # the CA is an admin's: every agent certificate chains to it
+    (Act.TOKEN_REVOKE, OWN): "allow",
+    (Act.TOKEN_REVOKE, OWN_QUARANTINED): "allow",  # revoking stays open: it only takes access away
+    (Act.TOKEN_REVOKE, OTHERS): "not_found",
 }
 
 CASES = [(act, target) for act, targets in TARGETS.items() for target in targets]

@@ -7,11 +7,10 @@ Human admin roles:
 * ``pep``     a policy enforcement point (gateway, SDK, external PEP): asks for decisions and reads the
   metrics (``GET /metrics``, so that a PEP's token can serve a scraper too), nothing else.
 * ``owner``   registers agents in their own name and manages only the agents they own (and their keys, client
-  certificates and legacy API keys, except adding one to a quarantined agent, and their client metadata); reads
-  the catalogue
-  (roles, resources) and their own user record. Cannot transfer an agent to another owner, change what
-  policies read about it (clearance, risk tier, environment, team, attributes) or its review date, change
-  roles or resources, or lift a quarantine (a security response stays with admins).
+  certificates and legacy API keys, except adding one to a quarantined agent, their client metadata, and their
+  access tokens' revocation); reads the catalogue (roles, resources) and their own user record. Cannot transfer an
+  agent to another owner, change what policies read about it (clearance, risk tier, environment, team, attributes)
+  or its review date, change roles or resources, or lift a quarantine (a security response stays with admins).
 
 Every check goes through ``authorize``; handlers and services never test roles themselves.
 """
@@ -80,6 +79,7 @@ class Act(StrEnum):
     KEY_READ = "key.read"  #: the token signing keys' public halves and life cycle
     KEY_ROTATE = "key.rotate"  #: a new active signing key (and, optionally, revoking the old one)
     CA_INIT = "ca.init"  #: make Remit's certificate authority for agents (once)
+    TOKEN_REVOKE = "token.revoke"  #: revoke an agent's access token by the token or its jti  # noqa: S105
 
     @property
     def is_read(self) -> bool:
@@ -151,6 +151,7 @@ _OWNER_RULES: dict[Act, _Rule] = {
     Act.API_KEY_REVOKE: _own_agent,
     Act.AGENT_CLIENT_READ: _own_agent,
     Act.AGENT_CLIENT_UPDATE: _own_agent,
+    Act.TOKEN_REVOKE: _own_agent,  # quarantined ones too: revoking only takes access away
     Act.USER_READ: _self,
     Act.ROLE_READ: _always,
     Act.RESOURCE_READ: _always,
@@ -164,6 +165,7 @@ _VISIBILITY: dict[str, Act] = {
     "agent_cert": Act.AGENT_READ,
     "api_key": Act.AGENT_READ,
     "agent_client": Act.AGENT_READ,
+    "token": Act.AGENT_READ,  # an access token hides the agent it was issued to
     "user": Act.USER_READ,
 }
 

@@ -13,6 +13,7 @@ from remit.api import problems
 from remit.api.limits import BodySizeLimit
 from remit.api.request_id import RequestIdEcho
 from remit.api.routes import (
+    access_tokens,
     admin,
     agent_clients,
     agent_keys,
@@ -88,6 +89,7 @@ def create_app(settings: Settings, *, remit: Remit | None = None) -> FastAPI:
         metrics,
         audit,
         keys,
+        access_tokens,
         oauth,
     ):
         app.include_router(module.router)

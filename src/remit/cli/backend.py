@@ -30,6 +30,7 @@ from remit.registry.models import AgentAction
 from remit.registry.ports import AgentFilter, EventFilter, ResourceFilter, RoleFilter, UserFilter
 
 if TYPE_CHECKING:  # the store module brings SQLAlchemy: only audit commands need it at run time
+    from remit.api.schemas.access_tokens import TokenRevokeRequest
     from remit.api.schemas.api_keys import ApiKeyCreateRequest
     from remit.api.schemas.certificates import CaInitRequest, CertificateIssueRequest
     from remit.api.schemas.keys import KeyRotateRequest  # brings cryptography: only key commands need it
@@ -185,6 +186,10 @@ class Backend(Protocol):
     def rotate_keys(self, req: KeyRotateRequest) -> Json: ...
     def jwks(self) -> Json:
         """The published JWK Set (``GET /.well-known/jwks.json``)."""
+        ...
+
+    def revoke_access_token(self, req: TokenRevokeRequest) -> Json:
+        """Revoke an agent's access token by the token or its jti (``POST /v1/tokens/revoke``)."""
         ...
 
     def close(self) -> None: ...

@@ -12,6 +12,7 @@ from typer import core as typer_core
 
 from remit.errors import RemitError
 from remit.policy.errors import PolicyValidationError
+from remit.tokens.errors import TokenError
 
 EXIT_FAILED = 1  #: the operation was refused or failed: not found, conflict, invalid, forbidden, unreachable
 EXIT_USAGE = 2  #: the command line itself was wrong (Typer's own usage errors)
@@ -39,6 +40,8 @@ def clean(text: str) -> str:
 
 def describe(exc: BaseException) -> str:
     """The one line shown for ``exc``."""
+    if isinstance(exc, TokenError):  # an OAuth refusal: its RFC error code, then what to fix
+        return clean(f"{exc.code}: {exc.message}")
     if isinstance(exc, RemitError):
         named = exc.field and not exc.message.startswith(f"{exc.field}:")
         return clean(f"{exc.field}: {exc.message}" if named else exc.message)

@@ -53,6 +53,7 @@ from remit.registry.ports import AgentFilter, EventFilter, ResourceFilter, RoleF
 from remit.settings import Settings
 
 if TYPE_CHECKING:
+    from remit.api.schemas.access_tokens import TokenRevokeRequest
     from remit.api.schemas.api_keys import ApiKeyCreateRequest
     from remit.api.schemas.certificates import CaInitRequest, CertificateIssueRequest
     from remit.audit.chain import Report
@@ -386,6 +387,17 @@ class LocalBackend:
 
     def jwks(self) -> Json:
         return self._remit.signing_keys.jwks()
+
+    # -- agents' access tokens -------------------------------------------------------------------------------
+
+    def revoke_access_token(self, req: TokenRevokeRequest) -> Json:
+        from remit.api.schemas.access_tokens import TokenRevokeResponse
+
+        self._remit.audit_log.start()  # the revocation is recorded before it is reported
+        got = self._remit.token_revocation.revoke(
+            self._p, token=req.token, jti=req.jti, agent=req.agent, reason=req.reason
+        )
+        return dump(TokenRevokeResponse.of(got))
 
     # the local operator only: no HTTP equivalent
 

@@ -10,6 +10,7 @@ import typer
 from rich.text import Text
 
 from remit.cli import (
+    access_tokens,
     agents,
     audit,
     ca,
@@ -75,6 +76,7 @@ app.add_typer(users.app, name="user")
 app.add_typer(roles.app, name="role")
 app.add_typer(resources.app, name="resource")
 app.add_typer(tokens.app, name="admin-token")
+app.add_typer(access_tokens.app, name="token")
 app.add_typer(policies.app, name="policy")
 app.add_typer(entities.app, name="entities")
 app.add_typer(db.app, name="db")

@@ -50,6 +50,7 @@ from remit.registry.models import AgentAction
 from remit.registry.ports import AgentFilter, EventFilter, ResourceFilter, RoleFilter, UserFilter
 
 if TYPE_CHECKING:
+    from remit.api.schemas.access_tokens import TokenRevokeRequest
     from remit.api.schemas.api_keys import ApiKeyCreateRequest
     from remit.api.schemas.certificates import CaInitRequest, CertificateIssueRequest
     from remit.api.schemas.keys import KeyRotateRequest
@@ -388,6 +389,11 @@ class RemoteBackend:
     def jwks(self) -> Json:
         return self._json("GET", "/.well-known/jwks.json")
 
+    # -- agents' access tokens -------------------------------------------------------------------------------
+
+    def revoke_access_token(self, req: TokenRevokeRequest) -> Json:
+        return self._json("POST", "/v1/tokens/revoke", body=_body(req))
+
     # -- HTTP -----------------------------------------------------------------------------------------------
 
     def _list(self, path: str, query: dict[str, str], page: PageArgs) -> Listing:
@@ -420,6 +426,96 @@ class RemoteBackend:
         if resp.is_success:
             return resp
         _raise_for(resp)
+
+
+class OAuthClient:
+    """A server's OAuth endpoints as an agent calls them (``/oauth/token``, ``/oauth/revoke``, the metadata and the
+    JWKS: no admin token), and introspection with an admin token when one is given. An RFC 6749 §5.2 error body
+    becomes the ``TokenError`` of its ``error`` code, as the token endpoint raises it in process."""
+
+    def __init__(
+        self, url: str, admin_token: str | None, *, timeout: float = 15.0, transport: httpx.BaseTransport | None = None
+    ) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise ConfigurationError("the server URL must start with http:// or https://", field="url")
+        try:
+            base = httpx.URL(url.rstrip("/"))
+        except (httpx.InvalidURL, ValueError) as exc:
+            raise ConfigurationError(f"not a usable URL: {exc}", field="url") from exc
+        self.location = str(base)
+        self.has_admin_token = admin_token is not None
+        self._admin = {"Authorization": f"Bearer {admin_token}"} if admin_token else {}
+        self._client = httpx.Client(
+            base_url=base, headers={"Accept": "application/json"}, timeout=timeout, transport=transport
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def metadata(self) -> Json:
+        """RFC 8414 authorization server metadata."""
+        return self._get("/.well-known/oauth-authorization-server")
+
+    def jwks(self) -> Json:
+        return self._get("/.well-known/jwks.json")
+
+    def token(self, form: dict[str, str]) -> Json:
+        return self._post("/oauth/token", form, {})
+
+    def revoke(self, form: dict[str, str]) -> None:
+        self._post("/oauth/revoke", form, {})
+
+    def introspect(self, token: str) -> Json:
+        """RFC 7662 introspection with the admin token (role pep, auditor or admin)."""
+        return self._post("/oauth/introspect", {"token": token}, self._admin)
+
+    def _get(self, path: str) -> Json:
+        resp = self._send("GET", path)
+        if not resp.is_success:
+            _raise_for(resp)
+        return _object(resp, f"{self.location}{path}")
+
+    def _post(self, path: str, form: dict[str, str], headers: dict[str, str]) -> Json:
+        resp = self._send("POST", path, data=form, headers=headers)
+        if resp.is_success:
+            return _object(resp, f"{self.location}{path}")
+        _raise_oauth(resp)
+
+    def _send(self, method: str, path: str, **options: Any) -> httpx.Response:
+        try:
+            return self._client.request(method, path, **options)
+        except httpx.TimeoutException as exc:
+            raise Unreachable(f"{self.location} did not answer in time ({type(exc).__name__})") from exc
+        except httpx.HTTPError as exc:
+            raise Unreachable(f"cannot reach {self.location}: {clean(str(exc)) or type(exc).__name__}") from exc
+
+
+def _object(resp: httpx.Response, where: str) -> Json:
+    try:
+        data = resp.json()
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise RemoteError("bad_response", f"{where} did not answer with a JSON object")
+    return data
+
+
+def _raise_oauth(resp: httpx.Response) -> NoReturn:
+    """Raise the ``TokenError`` an RFC 6749 §5.2 body names; any other error body as ``_raise_for`` does."""
+    from remit.tokens import errors as oauth
+
+    try:
+        data: Any = resp.json()
+    except ValueError:
+        data = None
+    if not isinstance(data, dict) or not isinstance(data.get("error"), str):
+        _raise_for(resp)
+    code, description = data["error"], clean(str(data.get("error_description") or ""))
+    known = {cls.code: cls for cls in oauth.TokenError.__subclasses__()}
+    cls = known.get(code)
+    if cls is None:
+        raise RemoteError(code, description or f"the server answered {resp.status_code} {code}")
+    raise cls(description or None, status=resp.status_code)
 
 
 def _audit_query(where: AuditFilter) -> dict[str, str]:

@@ -24,8 +24,9 @@ from remit.store.repository import SqlStore
 from remit.store.revocations import RevocationStore
 from remit.tokens import jose
 from remit.tokens.endpoint import MAX_JTI_CHARS, RecordAudit, TokenEndpoint, one_param
-from remit.tokens.errors import InvalidRequest, JoseError, TokenError
+from remit.tokens.errors import InvalidRequest, InvalidToken, JoseError, TokenError
 from remit.tokens.exchange import act_chain
+from remit.tokens.keys import CLOCK_LEEWAY
 from remit.tokens.ownkeys import OwnKeys, SigningKeys
 from remit.tokens.verify import VerifiedToken, VerifyPolicy, verify_jwt
 
@@ -69,7 +70,8 @@ class TokenIntrospection:
         if len(jti) > MAX_JTI_CHARS:  # pragma: no cover - Remit's own jti values are short
             return
         now = self._clock.now()
-        until = datetime.fromtimestamp(verified.expires_at, tz=now.tzinfo)
+        # kept while verifiers still accept the token: until its expiry plus their clock leeway
+        until = datetime.fromtimestamp(verified.expires_at, tz=now.tzinfo) + CLOCK_LEEWAY
         if not self._revocations.revoke(jti, agent, until, now):
             return  # revoked before: recorded then
         if self._record is not None:
@@ -138,20 +140,21 @@ class TokenIntrospection:
                     return False
         return True
 
-    def _verify(self, token: str, *, check_revoked: bool) -> VerifiedToken | None:
+    def verify(self, token: str, *, check_revoked: bool) -> VerifiedToken:
+        """``token`` verified as an access token Remit issued, for its own audience: ``iss``, ``typ``, signature
+        with Remit's own keys, expiry, the required claims and, with ``check_revoked``, ``revoked_tokens``.
+        Raises ``InvalidToken`` naming the check that failed."""
         audience = _audience(token)
         if audience is None:
-            return None
+            raise InvalidToken("the token is not a JWT with an audience (aud)")
         policy = VerifyPolicy.access_token(self.issuer, audience)
+        is_revoked = self._revocations.is_revoked if check_revoked else None
+        # a binding (cnf) is reported, not enforced: the holder's connection is not ours to see
+        return verify_jwt(token, self._lookup, policy, self._clock.now(), is_revoked=is_revoked, binding=None)
+
+    def _verify(self, token: str, *, check_revoked: bool) -> VerifiedToken | None:
         try:
-            return verify_jwt(
-                token,
-                self._lookup,
-                policy,
-                self._clock.now(),
-                is_revoked=self._revocations.is_revoked if check_revoked else None,
-                binding=None,  # reported (cnf), not enforced: the holder's connection is not ours to see
-            )
+            return self.verify(token, check_revoked=check_revoked)
         except (TokenError, JoseError):
             return None
 
