@@ -18,9 +18,10 @@ from remit.tokens.dpop import DPOP_ALGORITHMS, sign_proof, verify_presented
 from remit.tokens.errors import InvalidDpopProof, InvalidToken
 from remit.tokens.verify import KeySet, VerifyPolicy, verify_jwt
 from tests.api.conftest import LiveServer, TokenFactory
+from tests.api.test_oauth_legacy_keys import api_key, grant
 from tests.api.test_oauth_token import ADMIN, RESOURCE, agent_key, client, form, refused
 
-__all__ = ["agent_key", "client"]  # fixtures re-used from the token endpoint's tests
+__all__ = ["agent_key", "api_key", "client"]  # fixtures re-used from the token endpoint's tests
 
 
 @pytest.fixture(scope="module")
@@ -183,3 +184,18 @@ def test_an_agent_that_must_use_dpop_is_refused_without_a_proof(
 
     live.remit.agent_clients.set_dpop_bound_access_tokens(ADMIN, "helpdesk", False)  # the next request sees it
     assert client.post("/oauth/token", data=form(live, agent_key)).json()["token_type"] == "Bearer"
+
+
+def test_the_requirement_holds_for_a_legacy_api_key_too(
+    live: LiveServer,
+    client: httpx.Client,
+    agent_key: jose.SigningKey,
+    api_key: tuple[str, str],
+    dpop_key: jose.SigningKey,
+) -> None:
+    live.remit.agent_clients.set_dpop_bound_access_tokens(ADMIN, "helpdesk", True)
+    params = grant(client_id="helpdesk", client_secret=api_key[1])
+    assert "this client must use DPoP" in refused(client.post("/oauth/token", data=params), 400, "invalid_dpop_proof")
+    bound = client.post("/oauth/token", data=params, headers={"DPoP": proof(live, dpop_key)})
+    assert bound.status_code == 200, bound.text
+    assert bound.json()["token_type"] == "DPoP"
