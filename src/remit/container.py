@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -37,9 +38,11 @@ from remit.tokens.agentkeyservice import AgentKeyService
 from remit.tokens.certservice import CertificateService
 from remit.tokens.clientservice import AgentClientService
 from remit.tokens.dpop import DpopVerifier
+from remit.tokens.dpopnonce import SealedNonces
 from remit.tokens.endpoint import StoreReplayGuard, TokenEndpoint
 from remit.tokens.exchange import TokenExchange, load_trusted
 from remit.tokens.introspection import TokenIntrospection
+from remit.tokens.kek import KeyEncryptionKey
 from remit.tokens.keyservice import SigningKeyService
 from remit.tokens.legacykeyservice import LegacyKeyService
 from remit.tokens.ownkeys import OwnKeys
@@ -125,6 +128,8 @@ class Remit:
         legacy_keys = LegacyKeyService(
             LegacyKeyStore(store), clock, max_days=t.legacy_key_max_days, on_use=metrics.legacy_key_used
         )
+        kek = functools.cache(lambda: KeyEncryptionKey.from_settings(settings))  # read (or made) when first used
+        nonces = SealedNonces(kek, clock, lifetime=t.dpop_nonce_seconds) if t.dpop_nonce else None
         token_endpoint = TokenEndpoint(
             issuer=t.issuer,
             store=store,
@@ -135,7 +140,13 @@ class Remit:
             clock=clock,
             lifetime=min(t.access_token_seconds, t.max_access_token_seconds),
             clients=agent_clients,
-            dpop=DpopVerifier(replay=replay, clock=clock, max_age=t.dpop_max_age_seconds, leeway=t.dpop_leeway_seconds),
+            dpop=DpopVerifier(
+                replay=replay,
+                clock=clock,
+                max_age=t.dpop_max_age_seconds,
+                leeway=t.dpop_leeway_seconds,
+                nonces=nonces,
+            ),
             record=lambda body: audit_log.record(body).result(AUDIT_WAIT_SECONDS),
             legacy_keys=legacy_keys,
         )

@@ -140,6 +140,12 @@ class TokenSettings(BaseModel):
     the store, so that no server accepts it twice."""
     dpop_leeway_seconds: int = Field(default=5, ge=0, le=60)
     """How far in the future a DPoP proof's ``iat`` may be (the client's clock running ahead)."""
+    dpop_nonce: bool = False
+    """Require a server nonce (RFC 9449 §8) in every DPoP proof at the token endpoint: a proof without a current one
+    is answered ``use_dpop_nonce`` with a ``DPoP-Nonce`` header to retry with. Nonces are sealed with the
+    key-encryption key, so every server of one store accepts the others'."""
+    dpop_nonce_seconds: int = Field(default=300, ge=10, le=3600)
+    """How long a DPoP nonce is accepted after it was handed out; a new one is handed out every half of this."""
     legacy_key_max_days: int = Field(default=90, ge=1, le=365)
     """The longest a legacy static API key may live: every key is made with an expiry, and it may not be further
     away than this. Migrate agents to a key pair (``remit keys migrate``) rather than raising it."""

@@ -5,19 +5,22 @@ binding (§6.2)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import httpx
 import pytest
 
 from remit.admin.access import AdminRole
 from remit.clock import FrozenClock
+from remit.container import Remit
 from remit.paging import PageRequest
+from remit.settings import Settings
 from remit.store.audit import AuditFilter
 from remit.tokens import jose
 from remit.tokens.dpop import DPOP_ALGORITHMS, sign_proof, verify_presented
 from remit.tokens.errors import InvalidDpopProof, InvalidToken
 from remit.tokens.verify import KeySet, VerifyPolicy, verify_jwt
-from tests.api.conftest import LiveServer, TokenFactory
+from tests.api.conftest import LiveServer, TokenFactory, serve
 from tests.api.test_oauth_legacy_keys import api_key, grant
 from tests.api.test_oauth_token import ADMIN, RESOURCE, agent_key, client, form, refused
 
@@ -199,3 +202,50 @@ def test_the_requirement_holds_for_a_legacy_api_key_too(
     bound = client.post("/oauth/token", data=params, headers={"DPoP": proof(live, dpop_key)})
     assert bound.status_code == 200, bound.text
     assert bound.json()["token_type"] == "DPoP"
+
+
+# -- server nonces (RFC 9449 §8) ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def strict_servers(live: LiveServer, settings: Settings, clock: FrozenClock) -> Iterator[tuple[LiveServer, ...]]:
+    """Two more servers on the same store and home (so the same key-encryption key), requiring DPoP nonces."""
+    tokens = settings.tokens.model_copy(update={"dpop_nonce": True, "dpop_nonce_seconds": 60})
+    strict = settings.model_copy(update={"tokens": tokens})
+    apps = [Remit.from_settings(strict, clock=clock, migrate_schema=False) for _ in range(2)]
+    try:
+        with serve(apps[0]) as one, serve(apps[1]) as two:
+            yield one, two
+    finally:
+        for app in apps:
+            app.close()
+
+
+def test_a_server_that_requires_nonces_hands_one_out_and_every_server_accepts_it(
+    live: LiveServer,
+    agent_key: jose.SigningKey,
+    dpop_key: jose.SigningKey,
+    clock: FrozenClock,
+    strict_servers: tuple[LiveServer, ...],
+) -> None:
+    one, two = strict_servers
+    with one.client() as first, two.client() as second:
+        asked = first.post("/oauth/token", data=form(live, agent_key), headers={"DPoP": proof(live, dpop_key)})
+        assert "lacks the server's nonce" in refused(asked, 400, "use_dpop_nonce")
+        nonce = asked.headers["dpop-nonce"]
+        now = clock.now().timestamp()
+        retry = sign_proof(dpop_key, method="POST", url=token_url(live), iat=now, nonce=nonce)
+        r = second.post("/oauth/token", data=form(live, agent_key), headers={"DPoP": retry})  # another server
+        assert r.status_code == 200, r.text
+        assert r.json()["token_type"] == "DPoP"
+        assert r.headers["dpop-nonce"]  # the nonce for the next request
+        assert first.post("/oauth/token", data=form(live, agent_key)).status_code == 200  # no proof: no nonce
+
+        clock.advance(timedelta(seconds=61))
+        stale = sign_proof(dpop_key, method="POST", url=token_url(live), iat=clock.now().timestamp(), nonce=nonce)
+        late = first.post("/oauth/token", data=form(live, agent_key), headers={"DPoP": stale})
+        assert "unknown or expired" in refused(late, 400, "use_dpop_nonce")
+        assert late.headers["dpop-nonce"] != nonce
+    with live.client() as c:
+        ordinary = c.post("/oauth/token", data=form(live, agent_key), headers={"DPoP": proof(live, dpop_key)})
+    assert ordinary.status_code == 200 and "dpop-nonce" not in ordinary.headers  # nonces are off by default

@@ -27,7 +27,9 @@ from remit.tokens.dpop import (
     sign_proof,
     verify_presented,
 )
-from remit.tokens.errors import InvalidDpopProof, InvalidToken, TokenError
+from remit.tokens.dpopnonce import SealedNonces
+from remit.tokens.errors import InvalidDpopProof, InvalidToken, TokenError, UseDpopNonce
+from remit.tokens.kek import KeyEncryptionKey
 from remit.tokens.verify import Binding, InMemoryReplayGuard, KeySet, VerifiedCache, VerifyPolicy
 
 URL = "https://remit.example/oauth/token"
@@ -466,3 +468,66 @@ def test_the_challenge() -> None:
     assert dpop_challenge(error, ("ES256",)) == (
         'DPoP error="invalid_dpop_proof", error_description="the \\"proof\\" is bad", algs="ES256"'
     )
+
+
+# -- server nonces (RFC 9449 §8) ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def kek() -> KeyEncryptionKey:
+    return KeyEncryptionKey.generate()
+
+
+def test_nonces_are_shared_by_the_servers_of_one_key_and_expire(kek: KeyEncryptionKey, clock: FrozenClock) -> None:
+    nonces = SealedNonces(lambda: kek, clock, lifetime=60)
+    first = nonces.current()
+    assert nonces.accepts(first)
+    assert SealedNonces(lambda: kek, clock, lifetime=60).accepts(first)  # another server of the estate
+    assert not SealedNonces(KeyEncryptionKey.generate, clock, lifetime=60).accepts(first)  # another estate
+    clock.advance(timedelta(seconds=29))
+    assert nonces.current() == first  # one nonce per half lifetime
+    clock.advance(timedelta(seconds=1))
+    second = nonces.current()
+    assert second != first and nonces.accepts(first) and nonces.accepts(second)
+    clock.advance(timedelta(seconds=31))
+    assert not nonces.accepts(first) and nonces.accepts(second)
+    for bad in ("", "v1.AAAA", "x" * 201, kek.encrypt(b"\0" * 8, context="something else")):
+        assert not nonces.accepts(bad)
+
+
+def test_a_nonce_from_a_clock_far_ahead_is_refused(kek: KeyEncryptionKey, clock: FrozenClock) -> None:
+    ahead = FrozenClock(clock.now() + timedelta(seconds=30))
+    assert not SealedNonces(lambda: kek, clock).accepts(SealedNonces(lambda: kek, ahead).current())
+    slightly = FrozenClock(clock.now() + timedelta(seconds=5))
+    assert SealedNonces(lambda: kek, clock).accepts(SealedNonces(lambda: kek, slightly).current())
+
+
+def test_with_nonces_a_proof_must_carry_a_current_one(
+    key: jose.SigningKey, kek: KeyEncryptionKey, clock: FrozenClock
+) -> None:
+    nonces = SealedNonces(lambda: kek, clock, lifetime=60)
+    verifier = DpopVerifier(replay=InMemoryReplayGuard(clock), clock=clock, nonces=nonces)
+    with pytest.raises(UseDpopNonce) as caught:
+        verifier.verify([proof(key, clock)], method="POST", url=URL)
+    exc = caught.value
+    assert (exc.code, exc.status) == ("use_dpop_nonce", 400)
+    assert "lacks the server's nonce" in exc.error_description
+    given = exc.headers["DPoP-Nonce"]
+    assert nonces.accepts(given)
+    checked = verifier.verify([proof(key, clock, nonce=given)], method="POST", url=URL)  # the same jti: not used up
+    assert checked.jkt == key.public_key.thumbprint
+
+    clock.advance(timedelta(seconds=61))
+    with pytest.raises(UseDpopNonce) as caught:
+        verifier.verify([proof(key, clock, jti="later", nonce=given)], method="POST", url=URL, status=401)
+    assert caught.value.status == 401
+    assert "unknown or expired" in caught.value.error_description
+    assert caught.value.headers["DPoP-Nonce"] != given
+    assert 'error="use_dpop_nonce"' in dpop_challenge(caught.value)
+
+
+def test_sign_proof_carries_the_nonce(key: jose.SigningKey, kek: KeyEncryptionKey, clock: FrozenClock) -> None:
+    nonces = SealedNonces(lambda: kek, clock)
+    verifier = DpopVerifier(replay=InMemoryReplayGuard(clock), clock=clock, nonces=nonces)
+    made = sign_proof(key, method="POST", url=URL, iat=clock.now().timestamp(), nonce=nonces.current())
+    assert verifier.verify([made], method="POST", url=URL)

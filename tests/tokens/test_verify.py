@@ -38,6 +38,7 @@ from remit.tokens.errors import (
     UnauthorizedClient,
     UnsupportedGrantType,
     UnsupportedTokenType,
+    UseDpopNonce,
 )
 from remit.tokens.verify import (
     Binding,
@@ -940,6 +941,7 @@ ERRORS: list[tuple[type[TokenError], str, int]] = [
     (InvalidToken, "invalid_token", 401),
     (InsufficientScope, "insufficient_scope", 403),
     (InvalidDpopProof, "invalid_dpop_proof", 400),
+    (UseDpopNonce, "use_dpop_nonce", 400),
 ]
 
 

@@ -80,6 +80,7 @@ def oauth_error_response(exc: TokenError) -> JSONResponse:
     elif exc.status == 401:
         description = exc.message.encode("ascii", "replace").decode().replace("\\", "\\\\").replace('"', '\\"')
         headers["WWW-Authenticate"] = f'Bearer realm="remit", error="{exc.code}", error_description="{description}"'
+    headers.update(exc.headers)
     return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
 
 

@@ -16,10 +16,10 @@ checks of RFC 9449 §4.3, in order (``DpopVerifier.verify``):
    case, an empty path as ``/``);
 8. ``iat`` no more than ``max_age`` seconds in the past and ``leeway`` seconds in the future (the injected clock);
 9. with an access token (at a resource), ``ath`` = base64url(SHA-256(token));
-10. the ``jti`` never seen before with this key: recorded through a ``ReplayGuard`` shared by every server, until
+10. with a ``NonceSource`` (``dpopnonce``), a ``nonce`` claim it accepts (RFC 9449 §8); otherwise ``UseDpopNonce``,
+    carrying a fresh nonce for the ``DPoP-Nonce`` header;
+11. the ``jti`` never seen before with this key: recorded through a ``ReplayGuard`` shared by every server, until
     the proof is too old to be accepted anyway.
-
-Server nonces (``DPoP-Nonce``, RFC 9449 §8 and §9) are not implemented: freshness rests on ``iat`` and ``jti``.
 
 Every refusal raises ``InvalidDpopProof`` (``invalid_dpop_proof``) with the status given to ``verify``: 400 at the
 token endpoint (§5), 401 at a resource server (§7.1). Descriptions name the check, never a value from the proof.
@@ -42,7 +42,8 @@ from remit.clock import Clock
 from remit.errors import ConfigurationError
 from remit.ids import new_id
 from remit.tokens import jose
-from remit.tokens.errors import InvalidDpopProof, InvalidKey, InvalidToken, JoseError, TokenError
+from remit.tokens.dpopnonce import NonceSource
+from remit.tokens.errors import InvalidDpopProof, InvalidKey, InvalidToken, JoseError, TokenError, UseDpopNonce
 from remit.tokens.verify import NO_BINDING, Binding, ReplayGuard, VerifiedToken
 
 #: the ``typ`` of a proof (RFC 9449 §4.2)
@@ -89,6 +90,7 @@ class DpopVerifier:
         max_age: int = 60,
         leeway: int = 5,
         algorithms: Collection[str] = DPOP_ALGORITHMS,
+        nonces: NonceSource | None = None,
     ) -> None:
         refused = [alg for alg in algorithms if alg not in jose.ALGORITHMS]
         if not algorithms or refused:
@@ -102,6 +104,8 @@ class DpopVerifier:
         self.max_age = max_age
         self.leeway = leeway
         self.algorithms: tuple[str, ...] = tuple(sorted(algorithms))
+        #: when set, every proof must carry one of its nonces (RFC 9449 §8)
+        self.nonces = nonces
 
     def verify(
         self,
@@ -164,6 +168,15 @@ class DpopVerifier:
                 raise fail("the DPoP proof lacks the ath claim that binds it to the access token")
             if not hmac.compare_digest(ath.encode(), access_token_hash(access_token).encode()):
                 raise fail("the DPoP proof's ath is not the hash of this access token")
+        if self.nonces is not None:
+            nonce = claims.get("nonce")
+            if not isinstance(nonce, str) or not self.nonces.accepts(nonce):
+                what = "lacks the server's nonce" if nonce is None else "carries a nonce that is unknown or expired"
+                raise UseDpopNonce(
+                    f"the DPoP proof {what}: use the one in the DPoP-Nonce header",
+                    status=status,
+                    headers={"DPoP-Nonce": self.nonces.current()},
+                )
         jkt = key.thumbprint
         # kept until the proof is refused as too old anyway; scoped by key, so one key cannot use up another's
         if not self._replay.first_use(REPLAY_ISSUER, f"{jkt}.{jti}", float(iat) + self.max_age + 1):
@@ -182,9 +195,11 @@ def sign_proof(
     iat: float,
     jti: str | None = None,
     access_token: str | None = None,
+    nonce: str | None = None,
 ) -> str:
     """A DPoP proof for one request, signed with ``key`` (its public half in the ``jwk`` header); with
-    ``access_token``, its ``ath``. ``url`` is sent without its query and fragment."""
+    ``access_token``, its ``ath``; with ``nonce``, the server's nonce. ``url`` is sent without its query and
+    fragment."""
     claims: dict[str, Any] = {
         "jti": jti or new_id("dpop"),
         "htm": method,
@@ -193,6 +208,8 @@ def sign_proof(
     }
     if access_token is not None:
         claims["ath"] = access_token_hash(access_token)
+    if nonce is not None:
+        claims["nonce"] = nonce
     jwk = {k: v for k, v in key.public_key.to_jwk().items() if k not in ("kid", "alg", "use")}
     payload = json.dumps(claims, separators=(",", ":")).encode()
     return jose.sign_compact(payload, key, typ=DPOP_TYP, include_kid=False, extra_header={"jwk": jwk})

@@ -14,6 +14,7 @@ The tree (all under ``remit.errors.RemitError``):
   x InvalidToken             401  RFC 6750 §3.1, RFC 8705 §3 (expired, revoked, malformed, wrongly bound)
   x InsufficientScope        403  RFC 6750 §3.1
   x InvalidDpopProof         400  RFC 9449 §5 at the token endpoint; 401 at a resource server (§7.1)
+  x UseDpopNonce             400  RFC 9449 §8: the proof lacks the server's current nonce (a fresh one in ``headers``)
 * JoseError                  the JOSE layer refused a JWS; the verifier re-raises it as its context's TokenError
 * InvalidKey                 a JWK or PEM that cannot be used as a verification or signing key (a ValidationError)
 
@@ -22,6 +23,8 @@ it names the check that failed, so that it is safe to return to the caller and t
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from remit.errors import RemitError, ValidationError
 
@@ -38,13 +41,20 @@ class TokenError(RemitError):
     challenge: str = "Bearer"
 
     def __init__(
-        self, description: str | None = None, *, status: int | None = None, challenge: str | None = None
+        self,
+        description: str | None = None,
+        *,
+        status: int | None = None,
+        challenge: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(description)
         if status is not None:
             self.status = status
         if challenge is not None:
             self.challenge = challenge
+        #: response headers the error needs besides the body (a fresh ``DPoP-Nonce``, RFC 9449 §8)
+        self.headers: dict[str, str] = dict(headers or {})
 
     @property
     def error(self) -> str:
@@ -146,6 +156,14 @@ class InvalidDpopProof(TokenError):
 
     code = "invalid_dpop_proof"
     default_message = "the DPoP proof is not valid"
+
+
+class UseDpopNonce(TokenError):
+    """The DPoP proof must carry the server's nonce (RFC 9449 §8: 400 at the token endpoint, §9: 401 at a resource
+    server); ``headers`` holds the ``DPoP-Nonce`` to use."""
+
+    code = "use_dpop_nonce"
+    default_message = "the DPoP proof must carry the server's current nonce"
 
 
 # -- the JOSE layer -----------------------------------------------------------------------------------------

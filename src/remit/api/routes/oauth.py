@@ -30,7 +30,7 @@ MAX_FORM_BYTES = 16_384
 _TOKEN_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {
         "description": "RFC 6749 §5.2 error: invalid_request, unsupported_grant_type, invalid_scope, invalid_target; "
-        "invalid_dpop_proof (RFC 9449 §5)"
+        "invalid_dpop_proof (RFC 9449 §5), use_dpop_nonce (§8, with a DPoP-Nonce header)"
     },
     401: {
         "description": "RFC 6749 §5.2 error: invalid_client (a missing, bad, expired or replayed assertion; a wrong, "
@@ -53,8 +53,12 @@ async def token(request: Request, remit: RemitDep) -> JSONResponse:
     dpop = request.headers.getlist("dpop")
     authorization = request.headers.get("authorization")
     # store reads, signing, and a legacy key's argon2 check: off the event loop
+    nonces = remit.token_endpoint.dpop.nonces
     issued = await run_in_threadpool(_grant, remit, params, dpop, authorization)
-    return JSONResponse(issued.body(), headers=_NO_STORE)
+    headers = _NO_STORE
+    if nonces is not None:  # the nonce for the next request (RFC 9449 §8.2)
+        headers = {**_NO_STORE, "DPoP-Nonce": await run_in_threadpool(nonces.current)}
+    return JSONResponse(issued.body(), headers=headers)
 
 
 def _grant(
