@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -477,3 +478,24 @@ def granted_dpop(r: httpx.Response) -> dict[str, Any]:
     body: dict[str, Any] = r.json()
     assert (body["issued_token_type"], body["token_type"]) == (ACCESS_TOKEN_TYPE, "DPoP")
     return body
+
+
+def test_a_legacy_api_key_cannot_delegate(
+    live: LiveServer, client: httpx.Client, keys: dict[str, jose.SigningKey]
+) -> None:
+    _, value = live.remit.legacy_keys.create(ADMIN, "planner", live.remit.clock.now() + timedelta(days=7))
+    data = {
+        "grant_type": GRANT_TYPE,
+        "client_id": "planner",
+        "client_secret": value,
+        "subject_token": user_token(live),
+        "subject_token_type": ACCESS_TOKEN_TYPE,
+        "resource": CRM,
+        "scope": READ,
+    }
+    assert "cannot delegate" in refused(client.post("/oauth/token", data=data), 401, "invalid_client")
+    basic = {k: v for k, v in data.items() if k not in ("client_id", "client_secret")}
+    r = client.post("/oauth/token", data=basic, auth=("planner", value))
+    assert "cannot delegate" in refused(r, 401, "invalid_client")
+    assert r.headers["www-authenticate"].startswith("Basic")
+    assert not live.remit.audit.query(ADMIN, AuditFilter(action="token.exchange"), PageRequest(limit=5)).items

@@ -16,9 +16,9 @@ from remit.api.deps import RemitDep, authenticate
 from remit.api.schemas.common import ErrorBody
 from remit.container import Remit
 from remit.tokens.agentkeys import AGENT_KEY_ALGORITHMS
-from remit.tokens.clientsecret import BASIC, POST
+from remit.tokens.clientsecret import BASIC, POST, client_secret
 from remit.tokens.endpoint import GRANT_TYPE, IssuedToken, one_param
-from remit.tokens.errors import InvalidRequest
+from remit.tokens.errors import InvalidClient, InvalidRequest
 from remit.tokens.exchange import GRANT_TYPE as EXCHANGE_GRANT
 from remit.tokens.exchange import ExchangedToken
 
@@ -65,7 +65,13 @@ def _grant(
     remit: Remit, params: dict[str, list[str]], dpop: list[str], authorization: str | None
 ) -> IssuedToken | ExchangedToken:
     endpoint = remit.token_endpoint
-    if one_param(params, "grant_type") == EXCHANGE_GRANT:  # delegation needs a key, never a legacy API key
+    if one_param(params, "grant_type") == EXCHANGE_GRANT:
+        presented = client_secret(params, authorization)
+        if presented is not None:  # delegation needs a key pair, never a static secret
+            raise InvalidClient(
+                "token exchange needs private_key_jwt client authentication: a legacy API key cannot delegate",
+                challenge=presented.challenge,
+            )
         agent = endpoint.authenticate_client(params)
         return remit.token_exchange.exchange(params, agent, endpoint.client_proof(agent, dpop))
     return endpoint.client_credentials(params, dpop, authorization)
