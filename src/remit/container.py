@@ -140,6 +140,7 @@ class Remit:
             clock=clock,
             lifetime=min(t.access_token_seconds, t.max_access_token_seconds),
             clients=agent_clients,
+            certificates=certificates,
             dpop=DpopVerifier(
                 replay=replay,
                 clock=clock,

@@ -36,6 +36,26 @@ class ApiSettings(BaseModel):
     """The largest ``limit`` a listing accepts."""
     default_page_size: int = Field(default=50, ge=1, le=1000)
     """The ``limit`` of a listing that names none."""
+    tls_cert_file: Path | None = None
+    """PEM certificate (chain) of the server: ``remit serve`` speaks HTTPS with it. Unset: plain HTTP."""
+    tls_key_file: Path | None = None
+    """PEM private key of ``tls_cert_file``, if the certificate file does not hold it."""
+    tls_client_ca_file: Path | None = None
+    """PEM CA certificates that agents' client certificates must chain to (mutual TLS, RFC 8705). Unset: Remit's own
+    CA, written to ``<home>/agent-ca.pem`` at start. A client certificate is optional at the TLS layer."""
+    client_cert_header: str | None = Field(default=None, pattern=r"^[A-Za-z0-9-]{1,64}$")
+    """Behind a TLS-terminating proxy: the header in which it forwards the client certificate as URL-encoded PEM
+    (nginx: ``proxy_set_header X-Client-Cert $ssl_client_escaped_cert``). Read only from ``trusted_proxies``."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Addresses (exact IPs) whose ``client_cert_header`` is believed. Anyone else's is ignored."""
+
+    @model_validator(mode="after")
+    def _check(self) -> ApiSettings:
+        if self.tls_cert_file is None and (self.tls_key_file is not None or self.tls_client_ca_file is not None):
+            raise ValueError("api.tls_key_file and api.tls_client_ca_file need api.tls_cert_file")
+        if self.client_cert_header is not None and not self.trusted_proxies:
+            raise ValueError("api.client_cert_header needs api.trusted_proxies: the proxies whose header is believed")
+        return self
 
 
 class AuditSettings(BaseModel):

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import ssl
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
+import pytest
 from cryptography import x509
 from typer.testing import Result
 
-from tests.cli.conftest import Run
-from tests.tokens.certs import agent_key, csr_pem
+from tests.cli.conftest import STARTUP_POLLS, Run, _free_port
+from tests.tokens.certs import agent_key, csr_pem, key_pem, server_certificate
 
 Ok = Callable[..., Result]
 AsJson = Callable[..., Any]
@@ -101,3 +107,58 @@ def test_against_a_server(
     _agents(ok)
     env = {"REMIT_URL": server, "REMIT_TOKEN": initialised.read_text().strip()}
     _lifecycle(ok, run, as_json, tmp_path, env)
+
+
+def test_serve_with_tls(estate: None, ok: Ok, home: Path, tmp_path: Path) -> None:
+    """``remit serve`` with ``api.tls_*``: HTTPS, Remit's CA written to <home>/agent-ca.pem, a client certificate
+    from it authenticating at the token endpoint."""
+    _agents(ok)
+    ok("ca", "init")
+    key = agent_key("p256")
+    (tmp_path / "agent.csr").write_text(csr_pem(key))
+    (tmp_path / "agent.key").write_bytes(key_pem(key))
+    ok("agent", "cert", "issue", "helpdesk", "--csr", str(tmp_path / "agent.csr"), "--out", str(tmp_path / "agent.pem"))
+    cert_file, key_file = server_certificate(tmp_path)
+    port = _free_port()
+    env = {
+        **os.environ,
+        "REMIT_HOME": str(home),
+        "REMIT_API__TLS_CERT_FILE": str(cert_file),
+        "REMIT_API__TLS_KEY_FILE": str(key_file),
+    }
+    log = tmp_path / "server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "remit", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    context = ssl.create_default_context(cafile=str(cert_file))
+    context.load_cert_chain(str(tmp_path / "agent.pem"), str(tmp_path / "agent.key"))
+    try:
+        with httpx.Client(base_url=f"https://127.0.0.1:{port}", verify=context, timeout=5) as client:
+            for _ in range(STARTUP_POLLS):
+                try:
+                    if client.get("/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                try:
+                    proc.wait(timeout=0.1)
+                except subprocess.TimeoutExpired:
+                    continue
+                pytest.fail(f"remit serve exited:\n{log.read_text()}")
+            assert "Remit API on https://" in log.read_text()
+            assert (home / "agent-ca.pem").read_text() == ok("ca", "show").stdout
+            form = {"grant_type": "client_credentials", "client_id": "helpdesk", "resource": "https://x.example"}
+            r = client.post("/oauth/token", data=form)
+            # authenticated by the certificate; refused only for the missing scope
+            assert (r.status_code, r.json()["error"]) == (400, "invalid_scope"), r.text
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

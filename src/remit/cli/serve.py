@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.text import Text
@@ -37,10 +37,30 @@ def run_server(settings: Settings, host: str, port: int, remit: Remit | None = N
                 Text("no admin token yet: run `remit init` to mint one, or the API refuses every call", style="yellow")
             )
         app = create_app(settings, remit=remit)
-        output.console(err=True).print(Text(f"Remit API on http://{host}:{port} (docs: /docs)", style="green"))
-        uvicorn.run(app, host=host, port=port, log_level="info", factory=False)
+        tls = _tls_options(settings, remit)
+        scheme = "https" if tls else "http"
+        output.console(err=True).print(Text(f"Remit API on {scheme}://{host}:{port} (docs: /docs)", style="green"))
+        uvicorn.run(app, host=host, port=port, log_level="info", factory=False, **tls)
     finally:
         remit.close()
+
+
+def _tls_options(settings: Settings, remit: Remit) -> dict[str, Any]:
+    """uvicorn's TLS options (``api.tls_*``); client certificates chain to Remit's CA unless another file is set."""
+    from remit.api.tls import server_options
+    from remit.errors import NotFound
+
+    if settings.api.tls_cert_file is None:
+        return {}
+    try:
+        ca_pem: str | None = remit.certificates.ca().certificate_pem
+    except NotFound:
+        ca_pem = None
+    if ca_pem is None and settings.api.tls_client_ca_file is None:
+        output.console(err=True).print(
+            Text("no CA yet (`remit ca init`): agents' client certificates are not asked for", style="yellow")
+        )
+    return server_options(settings, ca_pem)
 
 
 def serve(ctx: typer.Context, host: Host = None, port: Port = None) -> None:

@@ -18,8 +18,6 @@ tokens bound to it (RFC 8705 §3.1).
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from remit.errors import ValidationError
+from remit.tokens import jose
 
 CaKeyType = Literal["p256", "ed25519"]
 CaPrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
@@ -251,8 +250,9 @@ def inspect_certificate(der: bytes, ca: x509.Certificate) -> PresentedCertificat
 
 
 def thumbprint(der: bytes) -> str:
-    """``x5t#S256`` (RFC 8705 §3.1): base64url, without padding, of the SHA-256 of the DER certificate."""
-    return base64.urlsafe_b64encode(hashlib.sha256(der).digest()).rstrip(b"=").decode("ascii")
+    """``x5t#S256`` (RFC 8705 §3.1): base64url, without padding, of the SHA-256 of the DER certificate; the same
+    value ``jose.certificate_thumbprint`` gives, which verifiers compare with the token's ``cnf``."""
+    return jose.certificate_thumbprint(der)
 
 
 def certificate_pem(cert: x509.Certificate) -> str:

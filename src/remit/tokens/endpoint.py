@@ -10,6 +10,10 @@ The request, in order of the checks:
   minutes of lifetime, a ``jti`` never seen before, signed by one of the agent's unrevoked keys (otherwise
   ``invalid_client``, 401); ``client_id``, if given, must be the same name. Or, discouraged, a legacy API key as the
   client secret (``client_secret_basic`` or ``client_secret_post``, RFC 6749 §2.3.1): see ``_legacy_client``;
+* or, with none of those and a TLS client certificate, ``tls_client_auth`` (RFC 8705 §2.1.2): ``client_id`` names
+  the agent, and the certificate must be one Remit's CA issued to it, unrevoked and unexpired (otherwise
+  ``invalid_client``); the token is bound to it (``cnf.x5t#S256``, RFC 8705 §3). A certificate presented with
+  another client authentication must pass the same checks for the same agent, and binds the token too;
 * the agent must be active and its owner an active user (otherwise ``invalid_client``);
 * ``resource``: exactly one absolute URI without a fragment, the token's ``aud`` (absent, repeated or malformed:
   ``invalid_target``, as RFC 8707 §2 says of a resource that is "invalid, missing, unknown, or malformed");
@@ -45,6 +49,7 @@ from remit.store.repository import SqlStore
 from remit.tokens import jose
 from remit.tokens.agentkeys import AGENT_KEY_ALGORITHMS
 from remit.tokens.agentkeyservice import AgentKeyService
+from remit.tokens.certservice import CertificateService
 from remit.tokens.clientsecret import client_secret
 from remit.tokens.clientservice import AgentClientService
 from remit.tokens.dpop import DpopProof, DpopVerifier
@@ -93,6 +98,7 @@ class IssuedToken:
     agent: str
     audience: str
     jkt: str | None = None  #: the DPoP key the token is bound to (RFC 9449 §6.1)
+    x5t_s256: str | None = None  #: the client certificate the token is bound to (RFC 8705 §3.1)
 
     @property
     def token_type(self) -> str:
@@ -152,6 +158,7 @@ class TokenEndpoint:
         lifetime: int,
         clients: AgentClientService,
         dpop: DpopVerifier,
+        certificates: CertificateService | None = None,
         record: RecordAudit | None = None,
         legacy_keys: LegacyKeys | None = None,
     ) -> None:
@@ -166,14 +173,20 @@ class TokenEndpoint:
         self._lifetime = lifetime
         self._clients = clients
         self.dpop = dpop
+        self._certificates = certificates
         self._record = record
         self._legacy_keys = legacy_keys
 
     def client_credentials(
-        self, params: Mapping[str, Sequence[str]], dpop: Sequence[str] = (), authorization: str | None = None
+        self,
+        params: Mapping[str, Sequence[str]],
+        dpop: Sequence[str] = (),
+        authorization: str | None = None,
+        client_certificate: bytes | None = None,
     ) -> IssuedToken:
         """Check the request and issue a token; ``dpop`` holds the request's ``DPoP`` header values, ``authorization``
-        its ``Authorization`` header (for ``client_secret_basic``). Raises a ``TokenError`` for every refusal."""
+        its ``Authorization`` header (for ``client_secret_basic``), ``client_certificate`` the DER certificate the
+        client presented on the TLS connection. Raises a ``TokenError`` for every refusal."""
         grant = _one(params, "grant_type")
         if grant is None:
             raise InvalidRequest("the grant_type parameter is required")
@@ -182,11 +195,18 @@ class TokenEndpoint:
                 "the grant_type must be client_credentials or urn:ietf:params:oauth:grant-type:token-exchange"
             )
         legacy = self._legacy_client(params, authorization)
-        agent = legacy[0] if legacy is not None else self._authenticate(params)
+        assertion = _one(params, "client_assertion") is not None or _one(params, "client_assertion_type") is not None
+        if legacy is not None:
+            agent = legacy[0]
+        elif client_certificate is not None and not assertion:
+            agent = self._tls_client(params)
+        else:
+            agent = self._authenticate(params)
+        x5t = self._bind_certificate(agent, client_certificate) if client_certificate is not None else None
         proof = self.client_proof(agent, dpop)
         audience = _resource(params)
         scopes = self._scopes(agent, params)
-        return self._issue(agent, audience, scopes, proof, flags=legacy[1] if legacy is not None else None)
+        return self._issue(agent, audience, scopes, proof, x5t, flags=legacy[1] if legacy is not None else None)
 
     def client_proof(self, agent: str, values: Sequence[str]) -> DpopProof | None:
         """``dpop_proof``, and ``InvalidDpopProof`` when ``agent`` must use DPoP and sent no proof (every grant)."""
@@ -257,6 +277,39 @@ class TokenEndpoint:
             raise InvalidClient("the client's owner is disabled")
         return client_id
 
+    def _tls_client(self, params: Mapping[str, Sequence[str]]) -> str:
+        """``tls_client_auth`` (RFC 8705 §2.1.2): the agent ``client_id`` names; its certificate is checked by
+        ``_bind_certificate``."""
+        client_id = _one(params, "client_id")
+        if not client_id:
+            raise InvalidClient("mutual-TLS client authentication (tls_client_auth) needs the client_id parameter")
+        agent = owner = None
+        if AGENT_NAME.fullmatch(client_id):
+            with self._store.transaction(readonly=True) as tx:
+                agent = tx.get_agent(client_id)
+                owner = tx.get_user(agent.owner) if agent is not None else None
+        if agent is None or owner is None:
+            # the same words as a certificate of another agent: names cannot be probed
+            raise InvalidClient("the client certificate was issued to another client")
+        return client_id
+
+    def _bind_certificate(self, agent_name: str, der: bytes) -> str:
+        """The ``x5t#S256`` of the client certificate, checked (again, after the TLS layer) to be one Remit's CA
+        issued to ``agent_name``, unrevoked and valid now; then the agent's and the owner's status."""
+        if self._certificates is None:
+            raise InvalidClient("mutual-TLS client authentication is not enabled on this server")
+        with self._store.transaction(readonly=True) as tx:
+            agent = tx.get_agent(agent_name)
+            owner = tx.get_user(agent.owner) if agent is not None else None
+        if agent is None or owner is None:  # pragma: no cover - authenticated a moment ago
+            raise InvalidClient("the client certificate was issued to another client")
+        thumbprint = self._certificates.authenticate(der, agent)
+        if agent.status is not AgentStatus.ACTIVE:
+            raise InvalidClient(f"the client is {agent.status.value}")
+        if owner.status is not UserStatus.ACTIVE:
+            raise InvalidClient("the client's owner is disabled")
+        return thumbprint
+
     def _scopes(self, agent: str, params: Mapping[str, Sequence[str]]) -> tuple[str, ...]:
         raw = _one(params, "scope")
         if raw is None or not raw.strip():
@@ -285,6 +338,7 @@ class TokenEndpoint:
         audience: str,
         scopes: tuple[str, ...],
         proof: DpopProof | None,
+        x5t: str | None = None,
         *,
         flags: Mapping[str, Any] | None = None,
     ) -> IssuedToken:
@@ -293,10 +347,13 @@ class TokenEndpoint:
         jti = new_id("at")
         scope = " ".join(scopes)
         context: dict[str, Any] = {"scope": scope, "expires_in": self._lifetime, "kid": key.kid, **(flags or {})}
-        cnf = None
+        cnf: dict[str, str] = {}
         if proof is not None:
-            cnf = {"jkt": proof.jkt}
+            cnf["jkt"] = proof.jkt
             context["dpop_jkt"] = proof.jkt
+        if x5t is not None:
+            cnf["x5t#S256"] = x5t  # RFC 8705 §3.1
+            context["x5t#S256"] = x5t
         token = sign_access_token(
             key,
             issuer=self.issuer,
@@ -306,7 +363,7 @@ class TokenEndpoint:
             iat=now,
             lifetime=self._lifetime,
             jti=jti,
-            cnf=cnf,
+            cnf=cnf or None,
         )
         if self._record is not None:  # before the token leaves: an unrecorded token is never handed out
             self._record(
@@ -323,7 +380,8 @@ class TokenEndpoint:
                     "context": context,
                 }
             )
-        return IssuedToken(token, self._lifetime, scope, jti, agent, audience, proof.jkt if proof else None)
+        jkt = proof.jkt if proof else None
+        return IssuedToken(token, self._lifetime, scope, jti, agent, audience, jkt, x5t)
 
 
 def sign_access_token(

@@ -106,8 +106,10 @@ class TokenIntrospection:
         for name in ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "jti", "sub_type", "act"):
             if name in claims:
                 answer[name] = claims[name]
+        if verified.cnf_x5t_s256 is not None:  # RFC 8705 §3.2
+            answer["cnf"] = {"x5t#S256": verified.cnf_x5t_s256}
         if verified.cnf_jkt is not None:  # RFC 9449 §6.2
-            answer["cnf"] = {"jkt": verified.cnf_jkt}
+            answer["cnf"] = {**answer.get("cnf", {}), "jkt": verified.cnf_jkt}
             answer["token_type"] = "DPoP"  # noqa: S105 - the RFC 9449 token type
         else:
             answer["token_type"] = "Bearer"  # noqa: S105 - the RFC 6750 token type

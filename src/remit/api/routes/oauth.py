@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from remit.admin.access import Act, authorize
 from remit.api.deps import RemitDep, authenticate
 from remit.api.schemas.common import ErrorBody
+from remit.api.tls import client_certificate
 from remit.container import Remit
 from remit.tokens.agentkeys import AGENT_KEY_ALGORITHMS
 from remit.tokens.clientsecret import BASIC, POST, client_secret
@@ -44,17 +45,20 @@ _TOKEN_ERRORS: dict[int | str, dict[str, Any]] = {
 async def token(request: Request, remit: RemitDep) -> JSONResponse:
     """Issue an access token (RFC 9068 JWT) to an agent: ``application/x-www-form-urlencoded`` with
     ``grant_type=client_credentials``, ``client_assertion_type``, ``client_assertion``, ``resource`` and
-    ``scope``; or, discouraged, a legacy API key as the client secret (HTTP Basic or ``client_secret``). With a
-    ``DPoP`` header (a proof, RFC 9449), the token is bound to the proof's key and its ``token_type`` is ``DPoP``.
-    Or exchange a token to act on someone's behalf (RFC 8693, ``private_key_jwt`` only): ``grant_type``
-    token-exchange, ``subject_token``, ``subject_token_type``, optional ``actor_token`` and ``actor_token_type``,
-    one ``resource`` or ``audience``, optional ``scope``. The answer is never cached."""
+    ``scope``; or, over mutual TLS with a certificate from Remit's CA, ``client_id`` instead of the assertion
+    (``tls_client_auth``, RFC 8705), the token then bound to the certificate; or, discouraged, a legacy API key as
+    the client secret (HTTP Basic or ``client_secret``). With a ``DPoP`` header (a proof, RFC 9449), the token is
+    bound to the proof's key and its ``token_type`` is ``DPoP``. Or exchange a token to act on someone's behalf
+    (RFC 8693, ``private_key_jwt`` only): ``grant_type`` token-exchange, ``subject_token``, ``subject_token_type``,
+    optional ``actor_token`` and ``actor_token_type``, one ``resource`` or ``audience``, optional ``scope``. The
+    answer is never cached."""
     params = await _form(request)
     dpop = request.headers.getlist("dpop")
     authorization = request.headers.get("authorization")
+    cert = client_certificate(request, remit.settings.api)  # mutual TLS (RFC 8705): binds the token
     # store reads, signing, and a legacy key's argon2 check: off the event loop
     nonces = remit.token_endpoint.dpop.nonces
-    issued = await run_in_threadpool(_grant, remit, params, dpop, authorization)
+    issued = await run_in_threadpool(_grant, remit, params, dpop, authorization, cert)
     headers = _NO_STORE
     if nonces is not None:  # the nonce for the next request (RFC 9449 §8.2)
         headers = {**_NO_STORE, "DPoP-Nonce": await run_in_threadpool(nonces.current)}
@@ -62,7 +66,7 @@ async def token(request: Request, remit: RemitDep) -> JSONResponse:
 
 
 def _grant(
-    remit: Remit, params: dict[str, list[str]], dpop: list[str], authorization: str | None
+    remit: Remit, params: dict[str, list[str]], dpop: list[str], authorization: str | None, cert: bytes | None
 ) -> IssuedToken | ExchangedToken:
     endpoint = remit.token_endpoint
     if one_param(params, "grant_type") == EXCHANGE_GRANT:
@@ -74,7 +78,7 @@ def _grant(
             )
         agent = endpoint.authenticate_client(params)
         return remit.token_exchange.exchange(params, agent, endpoint.client_proof(agent, dpop))
-    return endpoint.client_credentials(params, dpop, authorization)
+    return endpoint.client_credentials(params, dpop, authorization, cert)
 
 
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -136,6 +140,10 @@ async def _form(request: Request) -> dict[str, list[str]]:
 def metadata(remit: RemitDep) -> JSONResponse:
     """Authorization server metadata (RFC 8414 §2)."""
     endpoint = remit.token_endpoint
+    api = remit.settings.api
+    # RFC 8705: offered where a client certificate can reach the app (TLS here, or a trusted proxy forwarding it)
+    mtls = api.tls_cert_file is not None or api.client_cert_header is not None
+    methods = ["private_key_jwt", *(["tls_client_auth"] if mtls else []), *LEGACY_AUTH_METHODS]
     return JSONResponse(
         {
             "issuer": endpoint.issuer,
@@ -147,10 +155,11 @@ def metadata(remit: RemitDep) -> JSONResponse:
             "introspection_endpoint_auth_methods_supported": ["bearer"],
             "jwks_uri": f"{endpoint.issuer}/.well-known/jwks.json",
             "grant_types_supported": [GRANT_TYPE, EXCHANGE_GRANT],
-            "token_endpoint_auth_methods_supported": ["private_key_jwt", *LEGACY_AUTH_METHODS],
+            "token_endpoint_auth_methods_supported": methods,
             "token_endpoint_auth_signing_alg_values_supported": sorted(AGENT_KEY_ALGORITHMS),
             "response_types_supported": [],
             "dpop_signing_alg_values_supported": list(endpoint.dpop.algorithms),
+            "tls_client_certificate_bound_access_tokens": mtls,  # RFC 8705 §3.3
         },
         headers={"Cache-Control": "public, max-age=300"},
     )
