@@ -143,7 +143,8 @@ class TokenSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     issuer: str = Field(default="http://127.0.0.1:8400", pattern=r"^https?://[^\s?#]+$", max_length=2000)
-    """The ``iss`` of every token, and the base URL of ``/.well-known/jwks.json``. Default ``http://<host>:<port>``;
+    """The ``iss`` of every token, and the base URL of ``/.well-known/jwks.json``. Default ``http://<host>:<port>``
+    (``https`` with ``api.tls_cert_file``);
     set it to the URL agents and resource servers reach (the same on every server)."""
     signing_alg: Literal["EdDSA", "ES256"] = "EdDSA"
     """The algorithm of new signing keys: Ed25519 (``EdDSA``) or ECDSA P-256 (``ES256``). A change applies at the
@@ -296,7 +297,10 @@ class Settings(BaseSettings):
 def _own_url(data: dict[str, Any]) -> str:
     host = str(data.get("host") or Settings.model_fields["host"].default)
     port = data.get("port") or Settings.model_fields["port"].default
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    api = data.get("api")
+    tls = api.tls_cert_file if isinstance(api, ApiSettings) else isinstance(api, dict) and api.get("tls_cert_file")
+    scheme = "https" if tls else "http"  # ``remit serve`` speaks HTTPS with api.tls_cert_file
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
 
 #: the ``remit.toml`` chosen by the ``load_settings`` call in progress (a context variable, not a global):

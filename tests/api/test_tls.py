@@ -68,3 +68,10 @@ def test_settings_are_checked(tmp_path: Path) -> None:
     with_ca = server_options(no_ca, "-----BEGIN CERTIFICATE-----\n")
     assert with_ca["ssl_cert_reqs"] == ssl.CERT_OPTIONAL
     assert Path(with_ca["ssl_ca_certs"]).read_text() == "-----BEGIN CERTIFICATE-----\n"
+
+
+def test_the_default_issuer_is_https_with_tls(tmp_path: Path) -> None:
+    (tmp_path / "server.pem").write_text("x")
+    tls = load_settings(home=tmp_path, port=8443, api={"tls_cert_file": tmp_path / "server.pem"})
+    assert tls.tokens.issuer == "https://127.0.0.1:8443"
+    assert load_settings(home=tmp_path).tokens.issuer == "http://127.0.0.1:8400"
