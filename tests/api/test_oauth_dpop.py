@@ -249,3 +249,13 @@ def test_a_server_that_requires_nonces_hands_one_out_and_every_server_accepts_it
     with live.client() as c:
         ordinary = c.post("/oauth/token", data=form(live, agent_key), headers={"DPoP": proof(live, dpop_key)})
     assert ordinary.status_code == 200 and "dpop-nonce" not in ordinary.headers  # nonces are off by default
+
+
+@pytest.mark.parametrize("jti", ["nul\x00inside", "lone\ud800surrogate", "x" * 256])
+def test_an_odd_jti_is_stored_safely_on_every_database(
+    live: LiveServer, client: httpx.Client, agent_key: jose.SigningKey, dpop_key: jose.SigningKey, jti: str
+) -> None:
+    made = sign_proof(dpop_key, method="POST", url=token_url(live), iat=live.remit.clock.now().timestamp(), jti=jti)
+    assert client.post("/oauth/token", data=form(live, agent_key), headers={"DPoP": made}).status_code == 200
+    again = client.post("/oauth/token", data=form(live, agent_key), headers={"DPoP": made})
+    assert "used before" in refused(again, 400, "invalid_dpop_proof")

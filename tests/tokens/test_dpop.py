@@ -531,3 +531,19 @@ def test_sign_proof_carries_the_nonce(key: jose.SigningKey, kek: KeyEncryptionKe
     verifier = DpopVerifier(replay=InMemoryReplayGuard(clock), clock=clock, nonces=nonces)
     made = sign_proof(key, method="POST", url=URL, iat=clock.now().timestamp(), nonce=nonces.current())
     assert verifier.verify([made], method="POST", url=URL)
+
+
+@pytest.mark.parametrize("jti", ["nul\x00inside", "lone\ud800surrogate", "j" * 256])
+def test_any_json_string_is_a_jti_the_replay_guard_can_keep(
+    key: jose.SigningKey, clock: FrozenClock, verifier: DpopVerifier, jti: str
+) -> None:
+    token = proof(key, clock, jti=jti)
+    assert verifier.verify([token], method="POST", url=URL).jti == jti
+    refused(lambda: verifier.verify([token], method="POST", url=URL), "used before (jti)")
+
+
+def test_a_lone_surrogate_in_ath_is_a_mismatch(
+    key: jose.SigningKey, clock: FrozenClock, verifier: DpopVerifier
+) -> None:
+    token = proof(key, clock, htm="GET", ath="\ud800")
+    refused(lambda: verifier.verify([token], method="GET", url=URL, access_token="at-1"), "ath is not the hash")

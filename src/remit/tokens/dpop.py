@@ -166,7 +166,7 @@ class DpopVerifier:
             ath = claims.get("ath")
             if not isinstance(ath, str) or not ath:
                 raise fail("the DPoP proof lacks the ath claim that binds it to the access token")
-            if not hmac.compare_digest(ath.encode(), access_token_hash(access_token).encode()):
+            if not hmac.compare_digest(_utf8(ath), access_token_hash(access_token).encode()):
                 raise fail("the DPoP proof's ath is not the hash of this access token")
         if self.nonces is not None:
             nonce = claims.get("nonce")
@@ -178,8 +178,10 @@ class DpopVerifier:
                     headers={"DPoP-Nonce": self.nonces.current()},
                 )
         jkt = key.thumbprint
-        # kept until the proof is refused as too old anyway; scoped by key, so one key cannot use up another's
-        if not self._replay.first_use(REPLAY_ISSUER, f"{jkt}.{jti}", float(iat) + self.max_age + 1):
+        # kept until the proof is refused as too old anyway; scoped by key, so one key cannot use up another's; hashed,
+        # so that any JSON string (NUL, lone surrogates, any length) is stored as the same short ASCII
+        replay_id = "sha256:" + hashlib.sha256(_utf8(f"{jkt}.{jti}")).hexdigest()
+        if not self._replay.first_use(REPLAY_ISSUER, replay_id, float(iat) + self.max_age + 1):
             raise fail("the DPoP proof was used before (jti)")
         return DpopProof(jkt=jkt, jti=jti, htm=htm, htu=target, iat=float(iat), alg=jws.alg)
 
@@ -308,6 +310,11 @@ def normalise_htu(uri: str) -> str | None:
     netloc = host if port is None or port == _DEFAULT_PORTS[scheme] else f"{host}:{port}"
     path = _PERCENT.sub(_percent, parts.path) or "/"
     return f"{scheme}://{netloc}{path}"
+
+
+def _utf8(text: str) -> bytes:
+    """Any JSON string as bytes, lone surrogates included (they cannot be encoded as UTF-8 proper)."""
+    return text.encode("utf-8", "surrogatepass")
 
 
 def _percent(match: re.Match[str]) -> str:
