@@ -178,6 +178,9 @@ def test_the_replay_guard_is_shared_and_prunes(remit: Remit, clock: FrozenClock)
     assert guard.first_use("helpdesk", long, until)
     assert not guard.first_use("helpdesk", long, until)
     assert remit.store.local_writes() == writes  # no cache of this process reloads for a jti
+    for odd in ("nul\x00inside", "lone\ud800surrogate", "\u00e9t\u00e9"):  # stored as their hash, on every database
+        assert guard.first_use("helpdesk", odd, until)
+        assert not other_server.first_use("helpdesk", odd, until)
     clock.advance(timedelta(seconds=61))
     assert guard.first_use("helpdesk", "j1", clock.now().timestamp() + 60)  # expired entries are pruned
 

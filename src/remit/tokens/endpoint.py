@@ -122,8 +122,8 @@ class StoreReplayGuard:
         self._clock = clock
 
     def first_use(self, issuer: str, jti: str, expires_at: float) -> bool:
-        if len(jti) > MAX_JTI_CHARS:
-            jti = "sha256:" + hashlib.sha256(jti.encode()).hexdigest()
+        if len(jti) > MAX_JTI_CHARS or not (jti.isascii() and jti.isprintable()):  # NUL cannot reach PostgreSQL
+            jti = "sha256:" + hashlib.sha256(jti.encode("utf-8", "surrogatepass")).hexdigest()
         until = datetime.fromtimestamp(expires_at, tz=self._clock.now().tzinfo)
         return self._store.first_use(issuer, jti, until, self._clock.now())
 
