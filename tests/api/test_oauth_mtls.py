@@ -143,6 +143,8 @@ def tls(remit: Remit, agents: Agents, server_files: tuple[Path, Path]) -> Iterat
     options = server_options(remit.settings, remit.certificates.ca().certificate_pem)
     assert options["ssl_cert_reqs"] == ssl.CERT_OPTIONAL
     assert Path(options["ssl_ca_certs"]) == remit.settings.home / "agent-ca.pem"
+    hardened = options["ssl_context_factory"](None, lambda: ssl.create_default_context(ssl.Purpose.CLIENT_AUTH))
+    assert hardened.minimum_version == ssl.TLSVersion.TLSv1_2 and hardened.options & ssl.OP_NO_RENEGOTIATION
     _, admin_token = remit.admin_tokens.bootstrap("test:setup")
     with running(remit, options) as port, running(remit, {}) as plain_port:
         yield Tls(port, plain_port, server_files[0], admin_token)

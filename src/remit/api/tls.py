@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import unquote
@@ -151,6 +151,7 @@ def server_options(settings: Settings, ca_pem: str | None) -> dict[str, Any]:
     options: dict[str, Any] = {
         "ssl_certfile": str(api.tls_cert_file),
         "ssl_keyfile": str(api.tls_key_file) if api.tls_key_file is not None else None,
+        "ssl_context_factory": _hardened,
         "http": protocol_class(),
     }
     trust = api.tls_client_ca_file
@@ -162,6 +163,15 @@ def server_options(settings: Settings, ca_pem: str | None) -> dict[str, Any]:
         options["ssl_cert_reqs"] = ssl.CERT_OPTIONAL  # asked for, not required: other endpoints work without one
         options["ssl_ca_certs"] = str(trust)
     return options
+
+
+def _hardened(_config: object, default: Callable[[], ssl.SSLContext]) -> ssl.SSLContext:
+    """uvicorn's context, TLS 1.2 at least, and no renegotiation: the certificate read when the connection was made
+    stays the connection's certificate."""
+    context = default()
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.options |= ssl.OP_NO_RENEGOTIATION
+    return context
 
 
 def _write_ca(path: Path, pem: str) -> Path:
