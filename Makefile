@@ -8,13 +8,14 @@ VENV := .venv
 INSTALLED := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test bench bench-audit lint typecheck docs lock clean
+.PHONY: help install demo test bench bench-audit bench-tokens lint typecheck docs lock clean
 
 help:
 	@echo "make demo       install, then run a local server with demo data on http://127.0.0.1:8400"
 	@echo "make test       install, then lint, type-check and run the tests"
 	@echo "make bench      the decision benchmark: Remit beside bare cedarpy, in process and over HTTP"
 	@echo "make bench-audit  the audit log benchmark: decisions with durable logging beside logging off; log capacity"
+	@echo "make bench-tokens the token benchmark: issuing and verifying beside raw Ed25519, a cache hit beside a decision"
 	@echo "make lint       ruff check, ruff format --check, docs/configuration.md up to date"
 	@echo "make typecheck  mypy --strict"
 	@echo "make docs       regenerate docs/configuration.md from the settings models"
@@ -39,6 +40,9 @@ bench: $(INSTALLED)
 # PostgreSQL too: make bench-audit REMIT_BENCH_POSTGRES=postgresql+psycopg://user@host:5432/db
 bench-audit: $(INSTALLED)
 	$(VENV)/bin/python bench/audit.py
+
+bench-tokens: $(INSTALLED)
+	$(VENV)/bin/python bench/tokens.py
 
 lint: $(INSTALLED)
 	scripts/lint

@@ -29,7 +29,8 @@ Every refusal is a ``TokenError``; its description names the check, never a valu
 
 from __future__ import annotations
 
-import base64
+import binascii
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
@@ -416,9 +417,14 @@ def sign_access_token(
 
 def sign_claims(key: SigningKey, claims: Mapping[str, Any]) -> str:
     """An RFC 9068 access token: ``claims`` signed with ``key``, header ``typ`` ``at+jwt``."""
-    header = {"alg": key.alg, "kid": key.kid, "typ": "at+jwt"}
-    signing_input = _b64(_json(header)) + b"." + _b64(_json(claims))
+    signing_input = _header_segment(key.alg, key.kid) + _b64(_json(claims))
     return (signing_input + b"." + _b64(key.sign(signing_input))).decode("ascii")
+
+
+@functools.lru_cache(maxsize=16)
+def _header_segment(alg: str, kid: str) -> bytes:
+    """The encoded protected header and its dot: the same for every token one key signs."""
+    return _b64(_json({"alg": alg, "kid": kid, "typ": "at+jwt"})) + b"."
 
 
 def resource_param(params: Mapping[str, Sequence[str]]) -> str:
@@ -468,9 +474,28 @@ def _claimed_issuer(assertion: str) -> str:
     return iss
 
 
+def _compact_json() -> Callable[[Mapping[str, Any]], str]:
+    """Compact, ASCII-only JSON (what ``json.dumps(value, separators=(",", ":"))`` writes), with the C encoder built
+    once rather than per call as ``json.dumps`` and ``JSONEncoder.encode`` do: a token is signed on every request."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - CPython always has the accelerator
+        return json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+
+    def refuse(value: object) -> object:
+        raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+    encode = make(None, refuse, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, True)
+    return lambda value: "".join(encode(value, 0))
+
+
+_compact: Final = _compact_json()
+_URLSAFE: Final = bytes.maketrans(b"+/", b"-_")
+
+
 def _json(value: Mapping[str, Any]) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()
+    return _compact(value).encode("ascii")
 
 
 def _b64(data: bytes) -> bytes:
-    return base64.urlsafe_b64encode(data).rstrip(b"=")
+    """Base64url without padding (RFC 7515 §2)."""
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=")
