@@ -277,3 +277,56 @@ def test_a_trusted_proxy_forwards_the_certificate(remit: Remit, agents: Agents, 
         assert "client_assertion_type" in garbage
     with tls.client() as client:  # on a TLS connection the header is never read: only the connection's certificate
         assert "client_assertion_type" in refused(client.post("/oauth/token", data=form(), headers=forwarded))
+
+
+def test_token_exchange_over_mtls_binds_and_a_bound_subject_token_stays_with_its_certificate(
+    remit: Remit, agents: Agents, tls: Tls
+) -> None:
+    helpdesk_key = jose.SigningKey.generate("EdDSA")
+    remit.agent_keys.add(ADMIN, "helpdesk", helpdesk_key.public_key.to_jwk())
+    billing = remit.registry.get_agent(ADMIN, "billing").spiffe_id
+    exchange = {
+        "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+        "subject_token_type": "urn:ietf:params:oauth:token-type:access_token",
+        "client_id": "billing",
+        "resource": RESOURCE,
+    }
+    billing_cert, *billing_files = agents.certificate("billing")
+    helpdesk_cert, *helpdesk_files = agents.certificate("helpdesk")
+
+    # a token the helpdesk gets over mutual TLS is bound to its certificate: the billing agent cannot exchange it
+    with tls.client((helpdesk_files[0], helpdesk_files[1])) as client:
+        bound = client.post("/oauth/token", data=form(resource=billing)).json()["access_token"]
+    with tls.client((billing_files[0], billing_files[1])) as client:
+        r = client.post("/oauth/token", data={**exchange, "subject_token": bound})
+    assert r.status_code == 400 and "another client certificate" in r.json()["error_description"], r.text
+
+    # a bearer token the helpdesk addressed to the billing agent is exchanged over mutual TLS, and bound
+    now = int(remit.clock.now().timestamp())
+    claims: dict[str, Any] = {
+        "iss": "helpdesk",
+        "sub": "helpdesk",
+        "aud": f"{remit.settings.tokens.issuer}/oauth/token",
+    }
+    assertion = jose.sign_jwt(
+        {**claims, "iat": now, "exp": now + 60, "jti": f"a-{time.monotonic_ns()}"}, helpdesk_key, typ="JWT"
+    )
+    with tls.client() as client:  # no client certificate: a bearer token
+        handed = client.post(
+            "/oauth/token",
+            data=form(
+                client_id="-", client_assertion_type=ASSERTION_TYPE, client_assertion=assertion, resource=billing
+            ),
+        )
+    assert handed.status_code == 200, handed.text
+    assert "cnf" not in jose.parse_json_object(jose.parse_compact(handed.json()["access_token"]).payload, "claims")
+    with tls.client((billing_files[0], billing_files[1])) as client:
+        r = client.post("/oauth/token", data={**exchange, "subject_token": handed.json()["access_token"]})
+    assert r.status_code == 200, r.text
+    delegated = jose.parse_json_object(jose.parse_compact(r.json()["access_token"]).payload, "claims")
+    assert (delegated["sub"], delegated["act"], delegated["cnf"]) == (
+        "helpdesk",
+        {"sub": "billing"},
+        {"x5t#S256": billing_cert.thumbprint},
+    )
+    assert helpdesk_cert.thumbprint != billing_cert.thumbprint

@@ -209,6 +209,19 @@ class TokenEndpoint:
         scopes = self._scopes(agent, params)
         return self._issue(agent, audience, scopes, proof, x5t, flags=legacy[1] if legacy is not None else None)
 
+    def delegating_client(
+        self, params: Mapping[str, Sequence[str]], client_certificate: bytes | None = None
+    ) -> tuple[str, str | None]:
+        """For token exchange: the agent authenticated by ``private_key_jwt`` or mutual TLS (never a client secret),
+        and the ``x5t#S256`` of the client certificate the token is to be bound to (None without one)."""
+        assertion = _one(params, "client_assertion") is not None or _one(params, "client_assertion_type") is not None
+        if client_certificate is not None and not assertion:
+            agent = self._tls_client(params)
+        else:
+            agent = self._authenticate(params)
+        x5t = self._bind_certificate(agent, client_certificate) if client_certificate is not None else None
+        return agent, x5t
+
     def client_proof(self, agent: str, values: Sequence[str]) -> DpopProof | None:
         """``dpop_proof``, and ``InvalidDpopProof`` when ``agent`` must use DPoP and sent no proof (every grant)."""
         proof = self.dpop_proof(values)

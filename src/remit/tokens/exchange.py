@@ -58,7 +58,6 @@ from remit.tokens.endpoint import (
 )
 from remit.tokens.errors import InvalidKey, InvalidRequest, InvalidScope, InvalidTarget, JoseError, TokenError
 from remit.tokens.verify import (
-    NO_BINDING,
     Binding,
     IsRevoked,
     KeyLookup,
@@ -194,15 +193,21 @@ class TokenExchange:
         self._record = record
 
     def exchange(
-        self, params: Mapping[str, Sequence[str]], client: str, proof: DpopProof | None = None
+        self,
+        params: Mapping[str, Sequence[str]],
+        client: str,
+        proof: DpopProof | None = None,
+        certificate: str | None = None,
     ) -> ExchangedToken:
         """Check a token-exchange request from the authenticated agent ``client`` and issue the delegated token,
-        bound to the key of ``proof`` when the request carried a verified DPoP proof (RFC 9449). Raises a
+        bound to the key of ``proof`` when the request carried a verified DPoP proof (RFC 9449), and to the client
+        certificate whose ``x5t#S256`` is ``certificate`` when it came over mutual TLS (RFC 8705). A
+        sender-constrained subject or actor token is accepted only with the same proof of possession. Raises a
         ``TokenError`` for every refusal."""
         requested_type = one_param(params, "requested_token_type")
         if requested_type is not None and requested_type not in TOKEN_TYPES:
             raise InvalidRequest("requested_token_type must be the access_token or jwt token type")
-        binding = Binding(dpop_jkt=proof.jkt) if proof is not None else NO_BINDING
+        binding = Binding(certificate, proof.jkt if proof is not None else None)
         actor = self._actor(params, client, binding)
         subject = self._subject(params, binding)
         audience = _target(params)
@@ -216,7 +221,7 @@ class TokenExchange:
         if not granted:
             raise InvalidScope("nothing asked for is allowed to both the subject and every actor in the chain")
         act = subject.act if actors == subject.actors else _nest(actor, subject.act)
-        return self._issue(subject, actors, act, audience, granted, dropped, proof)
+        return self._issue(subject, actors, act, audience, granted, dropped, binding)
 
     # -- the parties ------------------------------------------------------------------------------------------
 
@@ -436,7 +441,7 @@ class TokenExchange:
         audience: str,
         granted: tuple[str, ...],
         dropped: Mapping[str, str],
-        proof: DpopProof | None,
+        binding: Binding,
     ) -> ExchangedToken:
         key = self._signing_keys.active()
         now = self._clock.now()
@@ -459,8 +464,10 @@ class TokenExchange:
             "jti": jti,
             "act": dict(act) if act is not None else {"sub": client},
         }
-        if proof is not None:
-            claims["cnf"] = {"jkt": proof.jkt}
+        cnf = {"jkt": binding.dpop_jkt, "x5t#S256": binding.certificate_thumbprint}
+        cnf = {k: v for k, v in cnf.items() if v is not None}
+        if cnf:
+            claims["cnf"] = cnf
         token = sign_claims(key, claims)
         if self._record is not None:  # before the token leaves: an unrecorded token is never handed out
             self._record(
@@ -487,11 +494,13 @@ class TokenExchange:
                         "subject_jti": subject.jti,
                         "depth": len(actors),
                     }
-                    | ({"dpop_jkt": proof.jkt} if proof is not None else {}),
+                    | ({"dpop_jkt": binding.dpop_jkt} if binding.dpop_jkt is not None else {})
+                    | ({"x5t#S256": binding.certificate_thumbprint} if binding.certificate_thumbprint else {}),
                 }
             )
-        jkt = proof.jkt if proof is not None else None
-        return ExchangedToken(token, expires_at - issued_at, scope, jti, subject.party, actors, audience, jkt)
+        return ExchangedToken(
+            token, expires_at - issued_at, scope, jti, subject.party, actors, audience, binding.dpop_jkt
+        )
 
 
 def _target(params: Mapping[str, Sequence[str]]) -> str:

@@ -49,9 +49,9 @@ async def token(request: Request, remit: RemitDep) -> JSONResponse:
     (``tls_client_auth``, RFC 8705), the token then bound to the certificate; or, discouraged, a legacy API key as
     the client secret (HTTP Basic or ``client_secret``). With a ``DPoP`` header (a proof, RFC 9449), the token is
     bound to the proof's key and its ``token_type`` is ``DPoP``. Or exchange a token to act on someone's behalf
-    (RFC 8693, ``private_key_jwt`` only): ``grant_type`` token-exchange, ``subject_token``, ``subject_token_type``,
-    optional ``actor_token`` and ``actor_token_type``, one ``resource`` or ``audience``, optional ``scope``. The
-    answer is never cached."""
+    (RFC 8693, ``private_key_jwt`` or mutual TLS, never a legacy key): ``grant_type`` token-exchange,
+    ``subject_token``, ``subject_token_type``, optional ``actor_token`` and ``actor_token_type``, one ``resource``
+    or ``audience``, optional ``scope``. The answer is never cached."""
     params = await _form(request)
     dpop = request.headers.getlist("dpop")
     authorization = request.headers.get("authorization")
@@ -73,11 +73,12 @@ def _grant(
         presented = client_secret(params, authorization)
         if presented is not None:  # delegation needs a key pair, never a static secret
             raise InvalidClient(
-                "token exchange needs private_key_jwt client authentication: a legacy API key cannot delegate",
+                "token exchange needs private_key_jwt or mutual-TLS client authentication: a legacy API key cannot "
+                "delegate",
                 challenge=presented.challenge,
             )
-        agent = endpoint.authenticate_client(params)
-        return remit.token_exchange.exchange(params, agent, endpoint.client_proof(agent, dpop))
+        agent, x5t = endpoint.delegating_client(params, cert)
+        return remit.token_exchange.exchange(params, agent, endpoint.client_proof(agent, dpop), x5t)
     return endpoint.client_credentials(params, dpop, authorization, cert)
 
 
