@@ -330,3 +330,25 @@ def test_token_exchange_over_mtls_binds_and_a_bound_subject_token_stays_with_its
         {"x5t#S256": billing_cert.thumbprint},
     )
     assert helpdesk_cert.thumbprint != billing_cert.thumbprint
+
+
+def test_an_agent_revokes_its_token_over_mtls(remit: Remit, agents: Agents, tls: Tls) -> None:
+    _, *helpdesk = agents.certificate("helpdesk")
+    _, *billing = agents.certificate("billing")
+    with tls.client((helpdesk[0], helpdesk[1])) as client:
+        token = client.post("/oauth/token", data=form()).json()["access_token"]
+        meta = client.get("/.well-known/oauth-authorization-server").json()
+    assert "tls_client_auth" in meta["revocation_endpoint_auth_methods_supported"]
+    introspect = {"Authorization": f"Bearer {tls.admin_token}"}
+    with tls.client((billing[0], billing[1])) as client:  # another agent's certificate: 200, and nothing revoked
+        assert client.post("/oauth/revoke", data={"token": token, "client_id": "billing"}).status_code == 200
+        assert client.post("/oauth/introspect", data={"token": token}, headers=introspect).json()["active"] is True
+        r = client.post("/oauth/revoke", data={"token": token, "client_id": "helpdesk"})
+        assert "another client" in refused(r)
+    with tls.client() as client:  # no certificate and no assertion
+        assert "client_assertion" in refused(client.post("/oauth/revoke", data={"token": token}))
+    with tls.client((helpdesk[0], helpdesk[1])) as client:
+        assert client.post("/oauth/revoke", data={"token": token, "client_id": "helpdesk"}).status_code == 200
+        assert client.post("/oauth/introspect", data={"token": token}, headers=introspect).json() == {"active": False}
+    [record] = remit.audit.query(ADMIN, AuditFilter(action="token.revoke"), PageRequest(limit=5)).items
+    assert record["actor"] == "agent:helpdesk"

@@ -210,15 +210,16 @@ class TokenEndpoint:
         return self._issue(agent, audience, scopes, proof, x5t, flags=legacy[1] if legacy is not None else None)
 
     def delegating_client(
-        self, params: Mapping[str, Sequence[str]], client_certificate: bytes | None = None
+        self, params: Mapping[str, Sequence[str]], client_certificate: bytes | None = None, *extra_audiences: str
     ) -> tuple[str, str | None]:
-        """For token exchange: the agent authenticated by ``private_key_jwt`` or mutual TLS (never a client secret),
-        and the ``x5t#S256`` of the client certificate the token is to be bound to (None without one)."""
+        """For token exchange and revocation: the agent authenticated by ``private_key_jwt`` or mutual TLS (never a
+        client secret), and the ``x5t#S256`` of the client certificate the token is to be bound to (None without
+        one); ``extra_audiences`` as for ``authenticate_client``."""
         assertion = _one(params, "client_assertion") is not None or _one(params, "client_assertion_type") is not None
         if client_certificate is not None and not assertion:
             agent = self._tls_client(params)
         else:
-            agent = self._authenticate(params)
+            agent = self._authenticate(params, extra_audiences)
         x5t = self._bind_certificate(agent, client_certificate) if client_certificate is not None else None
         return agent, x5t
 

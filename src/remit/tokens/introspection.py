@@ -56,13 +56,15 @@ class TokenIntrospection:
         self._clock = clock
         self._record = record
 
-    def revoke(self, params: Mapping[str, Sequence[str]]) -> None:
-        """RFC 7009 §2.1. Raises a ``TokenError`` only for a bad request or client authentication."""
+    def revoke(self, params: Mapping[str, Sequence[str]], client_certificate: bytes | None = None) -> None:
+        """RFC 7009 §2.1: the client authenticates with ``private_key_jwt``, or over mutual TLS with the DER
+        ``client_certificate`` and ``client_id``. Raises a ``TokenError`` only for a bad request or client
+        authentication."""
         token = one_param(params, "token")
         if not token:
             raise InvalidRequest("the token parameter is required")
         one_param(params, "token_type_hint")  # any hint is accepted (§2.2): only access tokens exist here
-        agent = self._endpoint.authenticate_client(params, self.revocation_endpoint)
+        agent, _ = self._endpoint.delegating_client(params, client_certificate, self.revocation_endpoint)
         verified = self._verify(token, check_revoked=False)
         if verified is None or verified.claims.get("client_id") != agent or not verified.jti:
             return

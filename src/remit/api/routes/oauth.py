@@ -103,10 +103,12 @@ _INTROSPECT_ERRORS: dict[int | str, dict[str, Any]] = {
 @router.post("/oauth/revoke", responses=_REVOKE_ERRORS)
 async def revoke(request: Request, remit: RemitDep) -> JSONResponse:
     """Revoke an access token (RFC 7009): form ``token``, optional ``token_type_hint``, and the agent's
-    ``client_assertion_type`` and ``client_assertion`` as at the token endpoint. A client revokes only tokens
-    issued to it; an unknown, invalid or foreign token is answered 200 all the same (§2.2)."""
+    ``client_assertion_type`` and ``client_assertion`` as at the token endpoint, or ``client_id`` over mutual TLS.
+    A client revokes only tokens issued to it; an unknown, invalid or foreign token is answered 200 all the same
+    (§2.2)."""
     params = await _form(request)
-    await run_in_threadpool(remit.introspection.revoke, params)
+    cert = client_certificate(request, remit.settings.api)
+    await run_in_threadpool(remit.introspection.revoke, params, cert)
     return JSONResponse({}, headers=_NO_STORE)
 
 
@@ -150,7 +152,7 @@ def metadata(remit: RemitDep) -> JSONResponse:
             "issuer": endpoint.issuer,
             "token_endpoint": endpoint.token_endpoint,
             "revocation_endpoint": remit.introspection.revocation_endpoint,
-            "revocation_endpoint_auth_methods_supported": ["private_key_jwt"],
+            "revocation_endpoint_auth_methods_supported": ["private_key_jwt", *(["tls_client_auth"] if mtls else [])],
             "revocation_endpoint_auth_signing_alg_values_supported": sorted(AGENT_KEY_ALGORITHMS),
             "introspection_endpoint": remit.introspection.introspection_endpoint,
             "introspection_endpoint_auth_methods_supported": ["bearer"],
