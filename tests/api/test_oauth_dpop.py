@@ -4,11 +4,18 @@ binding (§6.2)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import httpx
 import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from remit.admin.access import AdminRole
 from remit.clock import FrozenClock
@@ -17,8 +24,8 @@ from remit.paging import PageRequest
 from remit.settings import Settings
 from remit.store.audit import AuditFilter
 from remit.tokens import jose
-from remit.tokens.dpop import DPOP_ALGORITHMS, sign_proof, verify_presented
-from remit.tokens.errors import InvalidDpopProof, InvalidToken
+from remit.tokens.dpop import DPOP_ALGORITHMS, dpop_challenge, sign_proof, verify_presented
+from remit.tokens.errors import InvalidDpopProof, InvalidToken, TokenError
 from remit.tokens.verify import KeySet, VerifyPolicy, verify_jwt
 from tests.api.conftest import LiveServer, TokenFactory, serve
 from tests.api.test_oauth_legacy_keys import api_key, grant
@@ -259,3 +266,77 @@ def test_an_odd_jti_is_stored_safely_on_every_database(
     assert client.post("/oauth/token", data=form(live, agent_key), headers={"DPoP": made}).status_code == 200
     again = client.post("/oauth/token", data=form(live, agent_key), headers={"DPoP": made})
     assert "used before" in refused(again, 400, "invalid_dpop_proof")
+
+
+# -- a resource server over real HTTP (RFC 9449 §7) -------------------------------------------------------------
+
+
+@contextmanager
+def resource_server(remit: Remit) -> Iterator[str]:
+    """A minimal protected resource on 127.0.0.1 that checks requests with ``verify_presented`` and answers refusals
+    with the ``WWW-Authenticate: DPoP`` challenge; yields its base URL."""
+    tokens, proofs = remit.token_verifier(RESOURCE), remit.token_endpoint.dpop
+
+    async def tickets(request: Request) -> Response:
+        # the URL the client addressed: the resource's public one, as a proxy in front of it would forward it
+        url = f"{RESOURCE}{request.url.path}"
+        try:
+            token = verify_presented(
+                request.headers.get("authorization"),
+                request.headers.getlist("dpop"),
+                method=request.method,
+                url=url,
+                proofs=proofs,
+                tokens=tokens,
+            )
+        except TokenError as exc:
+            challenge = {"WWW-Authenticate": dpop_challenge(exc, proofs.algorithms)}
+            return JSONResponse(exc.body(), status_code=exc.status, headers={**challenge, **exc.headers})
+        return JSONResponse({"sub": token.subject})
+
+    app = Starlette(routes=[Route("/tickets", tickets, methods=["GET"])])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(500):  # bounded wait for the socket, not a timing assertion
+        if server.started:
+            break
+        thread.join(0.01)
+    assert server.started, "resource server did not start"
+    try:
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def test_a_resource_server_over_http_answers_with_the_dpop_challenge(
+    live: LiveServer, client: httpx.Client, agent_key: jose.SigningKey, dpop_key: jose.SigningKey
+) -> None:
+    r = client.post("/oauth/token", data=form(live, agent_key), headers={"DPoP": proof(live, dpop_key)})
+    token = r.json()["access_token"]
+    now = live.remit.clock.now().timestamp()
+    url = f"{RESOURCE}/tickets"
+    with resource_server(live.remit) as base, httpx.Client(base_url=base, timeout=10) as rs:
+        made = sign_proof(dpop_key, method="GET", url=url, iat=now, access_token=token)
+        ok = rs.get("/tickets", headers={"Authorization": f"DPoP {token}", "DPoP": made})
+        assert (ok.status_code, ok.json()) == (200, {"sub": "helpdesk"})
+
+        as_bearer = rs.get("/tickets", headers={"Authorization": f"Bearer {token}"})
+        assert (as_bearer.status_code, as_bearer.json()["error"]) == (401, "invalid_token")
+        assert as_bearer.headers["www-authenticate"].startswith('DPoP error="invalid_token", error_description="')
+        assert as_bearer.headers["www-authenticate"].endswith(f'algs="{" ".join(sorted(DPOP_ALGORITHMS))}"')
+
+        thief = jose.SigningKey.generate("EdDSA")
+        stolen = sign_proof(thief, method="GET", url=url, iat=now, access_token=token)
+        r = rs.get("/tickets", headers={"Authorization": f"DPoP {token}", "DPoP": stolen})
+        assert (r.status_code, r.json()["error"]) == (401, "invalid_token")
+        assert "bound to another DPoP key" in r.json()["error_description"]
+
+        missing = rs.get("/tickets", headers={"Authorization": f"DPoP {token}"})
+        assert (missing.status_code, missing.json()["error"]) == (401, "invalid_dpop_proof")
+        assert missing.headers["www-authenticate"].startswith('DPoP error="invalid_dpop_proof"')
+
+        replayed = rs.get("/tickets", headers={"Authorization": f"DPoP {token}", "DPoP": made})
+        assert "used before" in replayed.json()["error_description"]
+        assert token not in replayed.text and made not in replayed.headers["www-authenticate"]
