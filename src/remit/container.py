@@ -15,6 +15,7 @@ from remit.audit.record import Masker
 from remit.audit.service import AuditService, ChainAppender
 from remit.audit.signing import SigningKey
 from remit.clock import Clock, SystemClock
+from remit.net.http import FetchPolicy, fetch_json
 from remit.obs.decisions import fan_out
 from remit.obs.metrics import Metrics
 from remit.obs.tracing import Tracing
@@ -31,6 +32,7 @@ from remit.store.agentkeys import AgentKeyStore
 from remit.store.audit import AuditStore
 from remit.store.db import make_engine
 from remit.store.legacykeys import LegacyKeyStore
+from remit.store.registrationtokens import RegistrationTokenStore
 from remit.store.repository import SqlStore
 from remit.store.revocations import RevocationStore
 from remit.tokens.adminrevoke import AdminRevocation
@@ -46,6 +48,8 @@ from remit.tokens.kek import KeyEncryptionKey
 from remit.tokens.keyservice import SigningKeyService
 from remit.tokens.legacykeyservice import LegacyKeyService
 from remit.tokens.ownkeys import OwnKeys
+from remit.tokens.registration import ClientRegistration
+from remit.tokens.registrationtokenservice import RegistrationTokenService
 from remit.tokens.verify import VerifiedCache, VerifyPolicy
 
 
@@ -77,6 +81,8 @@ class Remit:
     revocations: RevocationStore  #: revoked access tokens, shared by every server of the store
     token_exchange: TokenExchange  #: on-behalf-of delegation (RFC 8693)
     token_revocation: AdminRevocation  #: admins and owners revoke access tokens by token or jti
+    registration_tokens: RegistrationTokenService  #: initial access tokens for dynamic client registration
+    registration: ClientRegistration  #: RFC 7591 dynamic client registration
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock | None = None, migrate_schema: bool = True) -> Remit:
@@ -174,6 +180,16 @@ class Remit:
             clock=clock,
             record=lambda body: audit_log.record(body).result(AUDIT_WAIT_SECONDS),
         )
+        registration_tokens = RegistrationTokenService(RegistrationTokenStore(store), clock)
+        fetch_policy = FetchPolicy(allow_loopback=t.jwks_uri_allow_loopback)
+        registration = ClientRegistration(
+            tokens=registration_tokens,
+            registry=registry,
+            agent_keys=agent_keys,
+            clients=agent_clients,
+            clock=clock,
+            fetch_jwks=lambda url: fetch_json(url, fetch_policy),
+        )
         return cls(
             settings=settings,
             clock=clock,
@@ -208,6 +224,8 @@ class Remit:
                 max_lifetime=t.max_access_token_seconds,
                 record=lambda body: audit_log.record(body).result(AUDIT_WAIT_SECONDS),
             ),
+            registration_tokens=registration_tokens,
+            registration=registration,
         )
 
     def authorizer(self) -> Authorizer:

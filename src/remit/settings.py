@@ -167,6 +167,9 @@ class TokenSettings(BaseModel):
     key-encryption key, so every server of one store accepts the others'."""
     dpop_nonce_seconds: int = Field(default=300, ge=10, le=3600)
     """How long a DPoP nonce is accepted after it was handed out; a new one is handed out every half of this."""
+    jwks_uri_allow_loopback: bool = False
+    """Accept a registering client's ``jwks_uri`` on a loopback address (``127.0.0.1``, ``::1``), over ``http`` too.
+    For tests and development only: otherwise a ``jwks_uri`` must be ``https`` on a public address."""
     legacy_key_max_days: int = Field(default=90, ge=1, le=365)
     """The longest a legacy static API key may live: every key is made with an expiry, and it may not be further
     away than this. Migrate agents to a key pair (``remit keys migrate``) rather than raising it."""

@@ -75,6 +75,9 @@ class Act(StrEnum):
     ADMIN_TOKEN_CREATE = "admin_token.create"  # noqa: S105 - an action name
     ADMIN_TOKEN_READ = "admin_token.read"  # noqa: S105
     ADMIN_TOKEN_REVOKE = "admin_token.revoke"  # noqa: S105
+    REGISTRATION_TOKEN_CREATE = "registration_token.create"  # noqa: S105 - an initial access token (RFC 7591)
+    REGISTRATION_TOKEN_READ = "registration_token.read"  # noqa: S105
+    REGISTRATION_TOKEN_REVOKE = "registration_token.revoke"  # noqa: S105
     METRICS_READ = "metrics.read"  #: ``GET /metrics``: operational counters, no registry or audit content
     KEY_READ = "key.read"  #: the token signing keys' public halves and life cycle
     KEY_ROTATE = "key.rotate"  #: a new active signing key (and, optionally, revoking the old one)

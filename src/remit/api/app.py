@@ -27,6 +27,7 @@ from remit.api.routes import (
     metrics,
     oauth,
     policies,
+    registration,
     resources,
     roles,
     users,
@@ -91,6 +92,7 @@ def create_app(settings: Settings, *, remit: Remit | None = None) -> FastAPI:
         keys,
         access_tokens,
         oauth,
+        registration,
     ):
         app.include_router(module.router)
     app.router.routes[0:0] = authzen.fast_routes()

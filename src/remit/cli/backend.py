@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # the store module brings SQLAlchemy: only audit commands nee
     from remit.api.schemas.api_keys import ApiKeyCreateRequest
     from remit.api.schemas.certificates import CaInitRequest, CertificateIssueRequest
     from remit.api.schemas.keys import KeyRotateRequest  # brings cryptography: only key commands need it
+    from remit.api.schemas.registration import RegistrationTokenCreateRequest
     from remit.store.audit import AuditFilter
 
 Json = dict[str, Any]
@@ -167,6 +168,13 @@ class Backend(Protocol):
         ...
 
     def revoke_api_key(self, name: str, key_id: str) -> Json: ...
+
+    def create_registration_token(self, req: RegistrationTokenCreateRequest) -> Json:
+        """Mint an initial access token for ``/oauth/register``; the answer holds its value once."""
+        ...
+
+    def list_registration_tokens(self, page: PageArgs) -> Listing: ...
+    def revoke_registration_token(self, token_id: str) -> Json: ...
     def api_key_report(self, page: PageArgs) -> Listing:
         """Every legacy API key the caller may see, with owner, expiry, last use, use count (``GET /v1/api-keys``)."""
         ...

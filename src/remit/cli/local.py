@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from remit.api.schemas.access_tokens import TokenRevokeRequest
     from remit.api.schemas.api_keys import ApiKeyCreateRequest
     from remit.api.schemas.certificates import CaInitRequest, CertificateIssueRequest
+    from remit.api.schemas.registration import RegistrationTokenCreateRequest
     from remit.audit.chain import Report
     from remit.audit.signing import PublicKey
     from remit.store.audit import AuditFilter
@@ -371,6 +372,38 @@ class LocalBackend:
 
         client = self._remit.agent_clients.update(self._p, name, dpop_bound_access_tokens=dpop_bound_access_tokens)
         return dump(AgentClientResponse.of(client))
+
+    # -- registration tokens (RFC 7591 initial access tokens) ----------------------------------------------
+
+    def create_registration_token(self, req: RegistrationTokenCreateRequest) -> Json:
+        from remit.api.routes.registration import DEFAULT_LIFETIME
+        from remit.api.schemas.registration import RegistrationTokenCreatedResponse, RegistrationTokenResponse
+
+        if (req.owner is None) == (not req.any_owner):
+            raise ValidationError("give exactly one of owner and any_owner", field="owner")
+        now = self._remit.clock.now()
+        token, value = self._remit.registration_tokens.create(
+            self._p,
+            owner=req.owner,
+            expires_at=req.expires_at or now + DEFAULT_LIFETIME,
+            max_uses=req.max_uses,
+            name=req.name,
+        )
+        public = RegistrationTokenResponse.of(token, now).model_dump()
+        return dump(RegistrationTokenCreatedResponse(**public, token=value))
+
+    def list_registration_tokens(self, page: PageArgs) -> Listing:
+        from remit.api.schemas.registration import RegistrationTokenResponse
+
+        now = self._remit.clock.now()
+        got = self._remit.registration_tokens.list(self._p, self._page(page))
+        return _listing(got, lambda t: dump(RegistrationTokenResponse.of(t, now)))
+
+    def revoke_registration_token(self, token_id: str) -> Json:
+        from remit.api.schemas.registration import RegistrationTokenResponse
+
+        token = self._remit.registration_tokens.revoke(self._p, token_id)
+        return dump(RegistrationTokenResponse.of(token, self._remit.clock.now()))
 
     # -- token signing keys ----------------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from remit.cli import (
     keys,
     output,
     policies,
+    registration,
     resources,
     roles,
     serve,
@@ -77,6 +78,7 @@ app.add_typer(roles.app, name="role")
 app.add_typer(resources.app, name="resource")
 app.add_typer(tokens.app, name="admin-token")
 app.add_typer(access_tokens.app, name="token")
+app.add_typer(registration.app, name="registration-token")
 app.add_typer(policies.app, name="policy")
 app.add_typer(entities.app, name="entities")
 app.add_typer(db.app, name="db")

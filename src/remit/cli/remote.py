@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from remit.api.schemas.api_keys import ApiKeyCreateRequest
     from remit.api.schemas.certificates import CaInitRequest, CertificateIssueRequest
     from remit.api.schemas.keys import KeyRotateRequest
+    from remit.api.schemas.registration import RegistrationTokenCreateRequest
     from remit.store.audit import AuditFilter
 
 #: server error codes -> the errors the services raise locally
@@ -377,6 +378,17 @@ class RemoteBackend:
     def set_agent_client(self, name: str, *, dpop_bound_access_tokens: bool) -> Json:
         body = {"dpop_bound_access_tokens": dpop_bound_access_tokens}
         return self._json("PUT", f"/v1/agents/{_seg(name)}/client", body=body)
+
+    # -- registration tokens (RFC 7591 initial access tokens) ----------------------------------------------
+
+    def create_registration_token(self, req: RegistrationTokenCreateRequest) -> Json:
+        return self._json("POST", "/v1/registration-tokens", body=_body(req))
+
+    def list_registration_tokens(self, page: PageArgs) -> Listing:
+        return self._list("/v1/registration-tokens", {}, page)
+
+    def revoke_registration_token(self, token_id: str) -> Json:
+        return self._json("POST", f"/v1/registration-tokens/{_seg(token_id)}/revoke")
 
     # -- token signing keys ----------------------------------------------------------------------------------
 

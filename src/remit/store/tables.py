@@ -355,3 +355,21 @@ class LegacyApiKeyRow(Base):
     revoked_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
     use_count: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+
+
+class RegistrationTokenRow(Base):
+    """An initial access token for dynamic client registration (RFC 7591 §3): its SHA-256, never the value."""
+
+    __tablename__ = "registration_tokens"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    owner: Mapped[str | None] = mapped_column(ForeignKey("users.id"))  #: None: any owner (an admin-wide token)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)  #: SHA-256 of the value
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime]
+    max_uses: Mapped[int | None] = mapped_column(Integer)  #: None: until it expires
+    use_count: Mapped[int] = mapped_column(Integer)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]

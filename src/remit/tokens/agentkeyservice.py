@@ -80,6 +80,11 @@ class AgentKeyService:
 
     # -- for the token endpoint -------------------------------------------------------------------------------
 
+    def registered(self, kid: str) -> bool:
+        """Whether a key with this thumbprint is registered, to any agent, revoked or not."""
+        with self._store.reading() as tx:
+            return tx.get(kid) is not None
+
     def usable(self, agent_name: str, kid: str) -> jose.PublicKey | None:
         """The unrevoked key ``kid`` of ``agent_name``, or None."""
         with self._store.reading() as tx:

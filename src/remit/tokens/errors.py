@@ -15,6 +15,9 @@ The tree (all under ``remit.errors.RemitError``):
   x InsufficientScope        403  RFC 6750 §3.1
   x InvalidDpopProof         400  RFC 9449 §5 at the token endpoint; 401 at a resource server (§7.1)
   x UseDpopNonce             400  RFC 9449 §8: the proof lacks the server's current nonce (a fresh one in ``headers``)
+  x InvalidClientMetadata    400  RFC 7591 §3.2.2 (a registration's metadata field is invalid)
+  x InvalidRedirectUri       400  RFC 7591 §3.2.2
+  x InvalidSoftwareStatement 400  RFC 7591 §3.2.2
 * JoseError                  the JOSE layer refused a JWS; the verifier re-raises it as its context's TokenError
 * InvalidKey                 a JWK or PEM that cannot be used as a verification or signing key (a ValidationError)
 
@@ -164,6 +167,30 @@ class UseDpopNonce(TokenError):
 
     code = "use_dpop_nonce"
     default_message = "the DPoP proof must carry the server's current nonce"
+
+
+# -- dynamic client registration (RFC 7591 §3.2.2) ----------------------------------------------------------
+
+
+class InvalidClientMetadata(TokenError):
+    """A client metadata field of a registration is invalid or not supported; the description names it."""
+
+    code = "invalid_client_metadata"
+    default_message = "the client metadata is not valid"
+
+
+class InvalidRedirectUri(TokenError):
+    """A registration asked for redirect URIs: Remit has no redirect-based grant."""
+
+    code = "invalid_redirect_uri"
+    default_message = "redirect URIs are not supported"
+
+
+class InvalidSoftwareStatement(TokenError):
+    """A registration carried a software statement, which Remit does not accept."""
+
+    code = "invalid_software_statement"
+    default_message = "the software statement is not valid"
 
 
 # -- the JOSE layer -----------------------------------------------------------------------------------------

@@ -157,6 +157,7 @@ def metadata(remit: RemitDep) -> JSONResponse:
             "introspection_endpoint": remit.introspection.introspection_endpoint,
             "introspection_endpoint_auth_methods_supported": ["bearer"],
             "jwks_uri": f"{endpoint.issuer}/.well-known/jwks.json",
+            "registration_endpoint": f"{endpoint.issuer}/oauth/register",
             "grant_types_supported": [GRANT_TYPE, EXCHANGE_GRANT],
             "token_endpoint_auth_methods_supported": methods,
             "token_endpoint_auth_signing_alg_values_supported": sorted(AGENT_KEY_ALGORITHMS),

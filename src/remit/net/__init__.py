@@ -1,0 +1,1 @@
+"""Outbound network access: what Remit itself fetches from other hosts."""
