@@ -98,6 +98,9 @@ TARGETS: dict[Act, list[Target]] = {
     Act.ADMIN_TOKEN_CREATE: [None],
     Act.ADMIN_TOKEN_READ: [None],
     Act.ADMIN_TOKEN_REVOKE: [None],
+    Act.REGISTRATION_TOKEN_CREATE: [None],
+    Act.REGISTRATION_TOKEN_READ: [None],
+    Act.REGISTRATION_TOKEN_REVOKE: [None],
     Act.METRICS_READ: [None],
     Act.KEY_READ: [None],
     Act.KEY_ROTATE: [None],
@@ -118,6 +121,7 @@ AUDITOR_ALLOWED = {
     Act.EVENT_READ,
     Act.POLICY_READ,
     Act.ADMIN_TOKEN_READ,
+    Act.REGISTRATION_TOKEN_READ,
     Act.DECISION_EVALUATE,
     Act.AUDIT_READ,
     Act.METRICS_READ,
@@ -206,6 +210,9 @@ OWNER_TABLE: dict[tuple[Act, Target], Outcome] = {
     (Act.ADMIN_TOKEN_CREATE, None): "forbidden",
     (Act.ADMIN_TOKEN_READ, None): "forbidden",
     (Act.ADMIN_TOKEN_REVOKE, None): "forbidden",
+    (Act.REGISTRATION_TOKEN_CREATE, None): "forbidden",  # an initial access token is an admin's to hand out
+    (Act.REGISTRATION_TOKEN_READ, None): "forbidden",
+    (Act.REGISTRATION_TOKEN_REVOKE, None): "forbidden",
     (Act.METRICS_READ, None): "forbidden",
     (Act.KEY_READ, None): "forbidden",
     (Act.KEY_ROTATE, None): "forbidden",  # signing keys are an admin's: rotation changes every token
