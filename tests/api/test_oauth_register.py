@@ -246,7 +246,7 @@ def test_every_refusal(live: LiveServer, clock: FrozenClock) -> None:
         "token_endpoint_auth_method must be private_key_jwt"
     )
     assert bad(m, {**good, "grant_types": ["authorization_code"]}).startswith("grant_types must list some of")
-    assert bad(m, {**good, "dpop_bound_access_tokens": True}).startswith("dpop_bound_access_tokens: ")
+    assert bad(m, {**good, "dpop_bound_access_tokens": "yes"}) == "dpop_bound_access_tokens must be true or false"
     assert bad(m, {**good, "token_endpoint_auth_signing_alg": "HS256"}).startswith("token_endpoint_auth_signing_alg")
     assert bad(m, {**good, "team": "Not A Label"}).startswith("team: ")
     assert bad(m, {**good, "response_types": ["code"]}).startswith("response_types must be empty")
@@ -312,3 +312,16 @@ def test_the_admin_api_mints_lists_and_revokes(live: LiveServer, mint: TokenFact
     ).items
     assert [e.action for e in events] == ["registration_token.revoke", "registration_token.create"]
     assert created["token"] not in str([e.after for e in events])
+
+
+@pytest.mark.usefixtures("estate")
+def test_dpop_bound_access_tokens_is_stored_and_enforced(live: LiveServer) -> None:
+    _, token = initial_token(live)
+    key = jose.SigningKey.generate("EdDSA")
+    r = register(live, token, metadata(key, dpop_bound_access_tokens=True))
+    assert r.status_code == 201, r.text
+    assert r.json()["dpop_bound_access_tokens"] is True
+    assert live.remit.agent_clients.requires_dpop("ticket-bot")
+    live.remit.refresher.refresh()
+    without_proof = get_token(live, key, "ticket-bot")
+    assert refused(without_proof, 400, "invalid_dpop_proof").startswith("this client must use DPoP")
