@@ -189,6 +189,9 @@ class Remit:
             clients=agent_clients,
             clock=clock,
             fetch_jwks=lambda url: fetch_json(url, fetch_policy),
+            trust_domain=settings.trust_domain,
+            # RFC 8705: where a client certificate can reach the app (TLS here, or a trusted proxy forwarding it)
+            mtls=settings.api.tls_cert_file is not None or settings.api.client_cert_header is not None,
         )
         return cls(
             settings=settings,

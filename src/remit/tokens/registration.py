@@ -8,9 +8,13 @@ The client metadata Remit reads (§2), and what it does with them:
 * ``client_name`` (required): the agent's name, a valid and unused agent name; it is also the ``client_id``;
 * ``owner`` (required, a Remit extension): the accountable human, an active user; equal to the initial access
   token's owner unless the token was minted for any owner;
-* ``jwks`` (an inline JWK Set) or ``jwks_uri`` (fetched once, at registration): exactly one of them; every key is
-  checked as ``remit agent key add`` checks it, and registered as an agent key;
-* ``token_endpoint_auth_method``: ``private_key_jwt`` (the default here; any other is refused);
+* ``jwks`` (an inline JWK Set) or ``jwks_uri`` (fetched once, at registration): exactly one of them for
+  ``private_key_jwt``, optional for ``tls_client_auth``; every key is checked as ``remit agent key add`` checks it,
+  and registered as an agent key;
+* ``token_endpoint_auth_method``: ``private_key_jwt`` (the default here), or ``tls_client_auth`` (RFC 8705 §2.1.2)
+  where the server takes client certificates: the agent then authenticates with a certificate from Remit's CA,
+  which names it by its SPIFFE id in the URI SAN, so ``tls_client_auth_san_uri`` is that id (filled in when absent)
+  and the other ``tls_client_auth_*`` members are refused;
 * ``grant_types``: ``client_credentials`` and ``urn:ietf:params:oauth:grant-type:token-exchange`` (default: the
   first); ``scope``: kept in the answer only, since scopes are decided by the policies at each token request;
 * ``dpop_bound_access_tokens`` (RFC 9449 §5.2): stored as the agent's client metadata; when true, its token
@@ -29,7 +33,7 @@ from typing import Any, Final
 from remit.admin.access import AdminPrincipal, AdminRole
 from remit.clock import Clock
 from remit.errors import Conflict, NotFound, RemitError, ValidationError
-from remit.registry.models import AGENT_NAME
+from remit.registry.models import AGENT_NAME, spiffe_id
 from remit.registry.service import AgentDraft, RegistryService
 from remit.tokens import jose
 from remit.tokens.agentkeys import AGENT_KEY_ALGORITHMS, MAX_ACTIVE_KEYS, accept_jwk
@@ -39,6 +43,14 @@ from remit.tokens.errors import InvalidClientMetadata, InvalidRedirectUri, Inval
 from remit.tokens.registrationtokenservice import RegistrationTokenService
 
 AUTH_METHOD: Final = "private_key_jwt"
+TLS_CLIENT_AUTH: Final = "tls_client_auth"
+#: the RFC 8705 §2.1.2 subject members other than the URI SAN: Remit's CA names an agent by its URI SAN only
+_OTHER_TLS_SUBJECTS: Final = (
+    "tls_client_auth_subject_dn",
+    "tls_client_auth_san_dns",
+    "tls_client_auth_san_ip",
+    "tls_client_auth_san_email",
+)
 CLIENT_CREDENTIALS: Final = "client_credentials"
 TOKEN_EXCHANGE: Final = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105 - a grant type
 GRANT_TYPES: Final = (CLIENT_CREDENTIALS, TOKEN_EXCHANGE)
@@ -60,13 +72,18 @@ class ClientRegistration:
         clients: AgentClientService,
         clock: Clock,
         fetch_jwks: FetchJwks,
+        trust_domain: str,
+        mtls: bool = False,
     ) -> None:
+        """``mtls``: whether client certificates reach the token endpoint (then ``tls_client_auth`` is offered)."""
         self._tokens = tokens
         self._registry = registry
         self._agent_keys = agent_keys
         self._clients = clients
         self._clock = clock
         self._fetch_jwks = fetch_jwks
+        self._trust_domain = trust_domain
+        self._mtls = mtls
 
     def register(self, bearer: str | None, metadata: object) -> dict[str, Any]:
         """Register a client; return the RFC 7591 §3.2.1 answer. Raises ``InvalidToken`` (401) for the initial access
@@ -78,8 +95,15 @@ class ClientRegistration:
             raise InvalidClientMetadata("client_name must be an agent name: lowercase letters, digits, '.', '_', '-'")
         if token.owner is not None and owner != token.owner:
             raise InvalidClientMetadata(f"owner: this initial access token registers agents for {token.owner} only")
-        answer = m.answer()
-        keys = self._keys(m)
+        answer = m.answer(TLS_CLIENT_AUTH if self._mtls else None)
+        if answer["token_endpoint_auth_method"] == TLS_CLIENT_AUTH:
+            expected = spiffe_id(self._trust_domain, name)
+            if m.string("tls_client_auth_san_uri", limit=400) not in ("", expected):
+                raise InvalidClientMetadata(f"tls_client_auth_san_uri must be the agent's SPIFFE id, {expected}")
+            answer["tls_client_auth_san_uri"] = expected
+            keys = self._keys(m) if m.raw("jwks") is not None or m.raw("jwks_uri") is not None else []
+        else:
+            keys = self._keys(m)
         p = AdminPrincipal(actor=f"registration_token:{token.id}", role=AdminRole.ADMIN)
         self._check_free(p, name, keys)
         self._tokens.consume(token)
@@ -177,11 +201,18 @@ class _Metadata:
             raise InvalidClientMetadata(f"{name} must be a string of at most {limit} characters")
         return value
 
-    def answer(self) -> dict[str, Any]:
-        """The registered metadata, as §3.2.1 returns them (defaults filled in); refuses what Remit cannot honour."""
+    def answer(self, tls_method: str | None) -> dict[str, Any]:
+        """The registered metadata, as §3.2.1 returns them (defaults filled in); refuses what Remit cannot honour.
+        ``tls_method``: ``tls_client_auth`` when this server takes client certificates, else None."""
         method = self._m.get("token_endpoint_auth_method", AUTH_METHOD)
-        if method != AUTH_METHOD:
-            raise InvalidClientMetadata(f"token_endpoint_auth_method must be {AUTH_METHOD}")
+        methods = (AUTH_METHOD, tls_method) if tls_method else (AUTH_METHOD,)
+        if method not in methods:
+            raise InvalidClientMetadata(f"token_endpoint_auth_method must be {' or '.join(methods)}")
+        for member in _OTHER_TLS_SUBJECTS:
+            if member in self._m:
+                raise InvalidClientMetadata(
+                    f"{member} is not supported: Remit's CA names an agent by its SPIFFE id (tls_client_auth_san_uri)"
+                )
         alg = self._m.get("token_endpoint_auth_signing_alg")
         if alg is not None and alg not in AGENT_KEY_ALGORITHMS:
             allowed = ", ".join(sorted(AGENT_KEY_ALGORITHMS))
@@ -193,7 +224,7 @@ class _Metadata:
         if not isinstance(dpop, bool):
             raise InvalidClientMetadata("dpop_bound_access_tokens must be true or false")
         out: dict[str, Any] = {
-            "token_endpoint_auth_method": AUTH_METHOD,
+            "token_endpoint_auth_method": method,
             "grant_types": list(dict.fromkeys(grants)),
             "dpop_bound_access_tokens": dpop,
         }
