@@ -158,6 +158,8 @@ class Remit:
             legacy_keys=legacy_keys,
         )
         revocations = RevocationStore(store)
+        # a trusted provider's jwks_uri is the administrator's choice: a private address is fine, http only on loopback
+        provider_fetch = FetchPolicy(allow_loopback=t.jwks_uri_allow_loopback, allow_private=True)
         token_exchange = TokenExchange(
             issuer=t.issuer,
             store=store,
@@ -169,7 +171,7 @@ class Remit:
             clock=clock,
             lifetime=min(t.access_token_seconds, t.max_access_token_seconds),
             max_depth=t.max_delegation_depth,
-            trusted=load_trusted(t.trusted_issuers),
+            trusted=load_trusted(t.trusted_issuers, clock, fetch=lambda url: fetch_json(url, provider_fetch)),
             record=lambda body: audit_log.record(body).result(AUDIT_WAIT_SECONDS),
         )
         introspection = TokenIntrospection(

@@ -120,7 +120,14 @@ class TrustedIssuer(BaseModel):
     jwks_file: Path | None = None
     """A JWK Set file holding its public signing keys (read at start)."""
     jwks: dict[str, Any] | None = None
-    """... or the JWK Set itself, inline. Exactly one of ``jwks_file`` and ``jwks``."""
+    """... or the JWK Set itself, inline ..."""
+    jwks_uri: str | None = Field(default=None, pattern=r"^https?://[^\s#]+$", max_length=2000)
+    """... or where the provider publishes it (``https``, on any address): fetched when first
+    needed, every ``jwks_refresh_seconds``, and at once when a token names a key it does not hold (at most every
+    30 s). Exactly one of ``jwks_file``, ``jwks`` and ``jwks_uri``."""
+    jwks_refresh_seconds: int = Field(default=300, ge=30, le=86_400)
+    """How long keys fetched from ``jwks_uri`` are used before they are fetched again. If the provider cannot be
+    reached, the keys fetched before keep verifying for an hour more; then its tokens are refused."""
     audience: tuple[str, ...] = ()
     """The ``aud`` values its tokens may carry to be exchanged here; default: Remit's issuer and token endpoint."""
     user_claim: str = Field(default="sub", pattern=r"^[A-Za-z0-9_.:-]{1,100}$")
@@ -130,8 +137,8 @@ class TrustedIssuer(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> TrustedIssuer:
-        if (self.jwks_file is None) == (self.jwks is None):
-            raise ValueError(f"trusted issuer {self.issuer}: give exactly one of jwks_file and jwks")
+        if sum(x is not None for x in (self.jwks_file, self.jwks, self.jwks_uri)) != 1:
+            raise ValueError(f"trusted issuer {self.issuer}: give exactly one of jwks_file, jwks and jwks_uri")
         if not self.algorithms:
             raise ValueError(f"trusted issuer {self.issuer}: algorithms must not be empty")
         return self
@@ -168,8 +175,9 @@ class TokenSettings(BaseModel):
     dpop_nonce_seconds: int = Field(default=300, ge=10, le=3600)
     """How long a DPoP nonce is accepted after it was handed out; a new one is handed out every half of this."""
     jwks_uri_allow_loopback: bool = False
-    """Accept a registering client's ``jwks_uri`` on a loopback address (``127.0.0.1``, ``::1``), over ``http`` too.
-    For tests and development only: otherwise a ``jwks_uri`` must be ``https`` on a public address."""
+    """Accept a registering client's ``jwks_uri`` on a loopback address (``127.0.0.1``, ``::1``), over ``http`` too,
+    and a trusted issuer's over ``http`` on a loopback address. For tests and development only: otherwise a client's
+    ``jwks_uri`` must be ``https`` on a public address, and a trusted issuer's ``https``."""
     legacy_key_max_days: int = Field(default=90, ge=1, le=365)
     """The longest a legacy static API key may live: every key is made with an expiry, and it may not be further
     away than this. Migrate agents to a key pair (``remit keys migrate``) rather than raising it."""

@@ -5,16 +5,19 @@ re-targeting to one audience; every narrowing rule and every refusal, on SQLite 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
 
 from remit.admin.access import AdminPrincipal, AdminRole
+from remit.clock import FrozenClock
 from remit.paging import PageRequest
 from remit.registry import AgentAction, AgentDraft, ResourceDraft, ResourceKind, UserDraft
 from remit.registry.models import UserStatus
@@ -29,6 +32,7 @@ from tests.api.conftest import LiveServer
 
 ADMIN = AdminPrincipal(actor="test:setup", role=AdminRole.ADMIN)
 IDP = "https://login.example.org"
+IDP2 = "https://sso.example.com"
 IDP_KEY = jose.SigningKey.generate("ES256", kid="idp-1")
 OTHER_KEY = jose.SigningKey.generate("ES256", kid="idp-1")  # the same kid, another key: a forgery
 CRM = "https://crm.example.org/api"
@@ -54,16 +58,53 @@ when { context has delegated_by && context.delegated_by.contains(User::"carol") 
 """
 
 
+class Published(BaseHTTPRequestHandler):
+    """A second identity provider that publishes its keys at a ``jwks_uri`` (a real HTTP server on 127.0.0.1)."""
+
+    keys: ClassVar[list[jose.SigningKey]] = []
+    fetched: ClassVar[int] = 0
+
+    def do_GET(self) -> None:
+        body = json.dumps(jose.export_jwks(k.public_key for k in Published.keys)).encode()
+        Published.fetched += 1
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
+def idp2() -> Iterator[str]:
+    Published.keys, Published.fetched = [jose.SigningKey.generate("EdDSA", kid="idp2-1")], 0
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Published)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/jwks"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str, idp2: str) -> Settings:
     jwks = tmp_path / "idp-jwks.json"
     jwks.write_text(json.dumps(jose.export_jwks([IDP_KEY.public_key])))
     return load_settings(
         home=tmp_path,
         database_url=database_url,
         tokens={
-            "trusted_issuers": [{"issuer": IDP, "jwks_file": str(jwks), "algorithms": ["ES256"]}],
+            "trusted_issuers": [
+                {"issuer": IDP, "jwks_file": str(jwks), "algorithms": ["ES256"]},
+                {"issuer": IDP2, "jwks_uri": idp2, "algorithms": ["EdDSA"], "user_claim": "email"},
+            ],
             "max_delegation_depth": 2,
+            "jwks_uri_allow_loopback": True,
         },
     )
 
@@ -499,3 +540,31 @@ def test_a_legacy_api_key_cannot_delegate(
     assert "cannot delegate" in refused(r, 401, "invalid_client")
     assert r.headers["www-authenticate"].startswith("Basic")
     assert not live.remit.audit.query(ADMIN, AuditFilter(action="token.exchange"), PageRequest(limit=5)).items
+
+
+def test_a_providers_keys_are_fetched_from_its_jwks_uri_and_a_rotation_is_followed(
+    live: LiveServer, client: httpx.Client, keys: dict[str, jose.SigningKey], clock: FrozenClock
+) -> None:
+    def idp2_token(key: jose.SigningKey) -> str:
+        t = now(live)
+        claims = {"iss": IDP2, "sub": "u-1", "email": "alice", "aud": live.remit.settings.tokens.issuer, "exp": t + 600}
+        return jose.sign_jwt(claims, key, typ="JWT")
+
+    first = Published.keys[0]
+    body = granted(exchange(client, live, keys, "planner", idp2_token(first), scope=READ))
+    assert claims_of(body["access_token"])["sub"] == "alice"  # the user named by the configured claim
+    assert Published.fetched == 1
+    assert granted(exchange(client, live, keys, "planner", idp2_token(first), scope=READ))
+    assert Published.fetched == 1  # kept, not fetched per request
+
+    rotated = jose.SigningKey.generate("EdDSA", kid="idp2-2")
+    Published.keys.append(rotated)
+    clock.advance(timedelta(seconds=30))
+    assert granted(exchange(client, live, keys, "planner", idp2_token(rotated), scope=READ))
+    assert Published.fetched == 2  # a new kid: fetched at once
+    forged = jose.SigningKey.generate("EdDSA", kid="idp2-3")
+    for _ in range(3):
+        assert "signing key is unknown" in refused(
+            exchange(client, live, keys, "planner", idp2_token(forged), scope=READ), 400, "invalid_request"
+        )
+    assert Published.fetched == 2  # made-up kids do not make Remit hammer the provider

@@ -88,3 +88,13 @@ def test_what_is_refused(origin: str) -> None:
     assert refusal("https://10.1.2.3/jwks", LOOPBACK) == "10.1.2.3 resolves to an address that is not public"
     assert refusal("https://[::1]:1/jwks", FetchPolicy()) == "::1 resolves to an address that is not public"
     assert refusal("https://host.invalid/jwks") == "cannot resolve host.invalid"
+
+
+def test_an_administrators_address_may_be_private_but_still_https(origin: str) -> None:
+    trusted = FetchPolicy(allow_private=True)
+    assert refusal(f"{origin}/jwks", trusted) == "the URL must use https"
+    assert refusal("http://10.1.2.3/jwks", trusted) == "the URL must use https"
+    assert refusal("https://224.0.0.1/jwks", trusted) == "224.0.0.1 resolves to a multicast or unspecified address"
+    # past the address check: a private address is dialled (here a plain-HTTP server, so TLS fails)
+    port = origin.rsplit(":", 1)[-1]
+    assert refusal(f"https://127.0.0.1:{port}/jwks", trusted).startswith(f"cannot fetch https://127.0.0.1:{port}/jwks")

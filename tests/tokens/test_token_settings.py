@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from remit.clock import FrozenClock
 from remit.errors import ConfigurationError
 from remit.settings import TokenSettings, load_settings
 from remit.tokens import jose
@@ -74,8 +75,11 @@ def test_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"max_access_token_seconds": 5}, "tokens.max_access_token_seconds"),
         ({"key_rotation_days": 0}, "tokens.key_rotation_days"),
         ({"lifetime": 5}, "tokens.lifetime"),
-        ({"trusted_issuers": [{"issuer": "https://idp"}]}, "give exactly one of jwks_file and jwks"),
-        ({"trusted_issuers": [{"issuer": "https://idp", "jwks": {}, "jwks_file": "k"}]}, "exactly one of jwks_file"),
+        ({"trusted_issuers": [{"issuer": "https://idp"}]}, "give exactly one of jwks_file, jwks and jwks_uri"),
+        (
+            {"trusted_issuers": [{"issuer": "https://idp", "jwks": {}, "jwks_file": "k"}]},
+            "exactly one of jwks_file, jwks and jwks_uri",
+        ),
         ({"trusted_issuers": [{"issuer": "https://idp", "jwks": {}, "algorithms": ["HS256"]}]}, "algorithms"),
         ({"trusted_issuers": [{"issuer": "https://idp", "jwks": {}, "algorithms": []}]}, "must not be empty"),
         ({"trusted_issuers": [{"issuer": "http://127.0.0.1:8400", "jwks": {}}]}, "none may be Remit's own issuer"),
@@ -107,14 +111,15 @@ def test_refused(tokens: dict[str, object], message: str) -> None:
     assert message in info.value.message
 
 
-def test_a_trusted_issuers_keys_are_read_at_start(tmp_path: Path) -> None:
+def test_a_trusted_issuers_keys_are_read_at_start(tmp_path: Path, clock: FrozenClock) -> None:
     good = jose.SigningKey.generate("ES256", kid="idp-1")
     jwks = tmp_path / "idp.json"
     jwks.write_text(json.dumps(jose.export_jwks([good.public_key])))
     [loaded] = load_trusted(
         load_settings(
             tokens={"trusted_issuers": [{"issuer": "https://idp", "jwks_file": str(jwks)}]}
-        ).tokens.trusted_issuers
+        ).tokens.trusted_issuers,
+        clock,
     )
     assert (loaded.issuer, loaded.audience, loaded.user_claim) == ("https://idp", (), "sub")
     assert loaded.keys.find("idp-1") is not None and loaded.keys.find("other") is None
@@ -122,7 +127,10 @@ def test_a_trusted_issuers_keys_are_read_at_start(tmp_path: Path) -> None:
     jwks.write_text("{not json")
     broken = load_settings(tokens={"trusted_issuers": [{"issuer": "https://idp", "jwks_file": str(jwks)}]})
     with pytest.raises(ConfigurationError, match="the keys of https://idp cannot be read"):
-        load_trusted(broken.tokens.trusted_issuers)
+        load_trusted(broken.tokens.trusted_issuers, clock)
     missing = load_settings(tokens={"trusted_issuers": [{"issuer": "https://idp", "jwks_file": str(tmp_path / "no")}]})
     with pytest.raises(ConfigurationError, match="cannot be read"):
-        load_trusted(missing.tokens.trusted_issuers)
+        load_trusted(missing.tokens.trusted_issuers, clock)
+    remote = load_settings(tokens={"trusted_issuers": [{"issuer": "https://idp", "jwks_uri": "https://idp/jwks"}]})
+    with pytest.raises(ConfigurationError, match="nothing here can fetch it"):
+        load_trusted(remote.tokens.trusted_issuers, clock)

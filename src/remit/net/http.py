@@ -42,6 +42,9 @@ class FetchPolicy:
     max_bytes: int = 65_536
     max_redirects: int = 3
     allow_loopback: bool = False  #: tests and development: loopback addresses, over http too
+    #: an address an administrator configured (a trusted provider's keys), not one a client chose: private and
+    #: loopback addresses are fine, over https
+    allow_private: bool = False
 
 
 def fetch_json(url: str, policy: FetchPolicy = FetchPolicy()) -> dict[str, Any]:
@@ -113,7 +116,9 @@ def _check(url: str, policy: FetchPolicy) -> None:
         return
     if parts.scheme != "https":
         raise FetchError("the URL must use https")
-    if any(not a.is_global or a.is_multicast for a in addresses):
+    if any(a.is_multicast or a.is_unspecified for a in addresses):
+        raise FetchError(f"{host} resolves to a multicast or unspecified address")
+    if not policy.allow_private and any(not a.is_global for a in addresses):
         raise FetchError(f"{host} resolves to an address that is not public")
 
 

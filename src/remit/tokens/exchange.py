@@ -57,6 +57,7 @@ from remit.tokens.endpoint import (
     sign_claims,
 )
 from remit.tokens.errors import InvalidKey, InvalidRequest, InvalidScope, InvalidTarget, JoseError, TokenError
+from remit.tokens.remotejwks import Fetch, RemoteKeySet
 from remit.tokens.verify import (
     Binding,
     IsRevoked,
@@ -91,10 +92,22 @@ class TrustedIssuerKeys:
     algorithms: tuple[str, ...] = ("RS256", "ES256", "EdDSA")
 
 
-def load_trusted(issuers: Sequence[TrustedIssuer]) -> tuple[TrustedIssuerKeys, ...]:
-    """The configured identity providers with their keys read; ``ConfigurationError`` naming a bad one."""
+def load_trusted(
+    issuers: Sequence[TrustedIssuer], clock: Clock, fetch: Fetch | None = None
+) -> tuple[TrustedIssuerKeys, ...]:
+    """The configured identity providers with their keys: read now from a file or the settings, or fetched from a
+    ``jwks_uri`` through ``fetch`` when first needed. ``ConfigurationError`` naming a bad one."""
     out: list[TrustedIssuerKeys] = []
     for item in issuers:
+        if item.jwks_uri is not None:
+            if fetch is None:
+                raise ConfigurationError(
+                    f"tokens.trusted_issuers: {item.issuer} names a jwks_uri, and nothing here can fetch it",
+                    field="trusted_issuers",
+                )
+            remote = RemoteKeySet(item.jwks_uri, fetch, clock, refresh_seconds=item.jwks_refresh_seconds)
+            out.append(TrustedIssuerKeys(item.issuer, remote, item.audience, item.user_claim, item.algorithms))
+            continue
         try:
             document = item.jwks_file.read_bytes() if item.jwks_file is not None else item.jwks
             keys = KeySet.from_jwks(document or {})
