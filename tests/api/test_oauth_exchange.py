@@ -227,6 +227,10 @@ def test_a_users_token_becomes_a_delegated_token_with_the_intersection_of_rights
 
     meta = client.get("/.well-known/oauth-authorization-server").json()
     assert GRANT_TYPE in meta["grant_types_supported"]
+    with live.client(live.admin_token) as admin:
+        metrics = admin.get("/metrics").text
+    assert 'remit_tokens_issued_total{grant_type="token_exchange"} 1.0' in metrics
+    assert 'remit_tokens_issued_total{grant_type="client_credentials"} 0.0' in metrics
 
 
 def test_nothing_in_the_intersection_is_invalid_scope(

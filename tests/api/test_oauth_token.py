@@ -124,6 +124,8 @@ def test_token_is_issued_and_verifies_against_the_jwks(
     }
     assert record["context"]["scope"] == SCOPE and body["access_token"] not in str(record)
 
+    with live.client(live.admin_token) as admin:
+        assert 'remit_tokens_issued_total{grant_type="client_credentials"} 1.0' in admin.get("/metrics").text
     meta = client.get("/.well-known/oauth-authorization-server").json()
     assert meta["issuer"] == issuer and meta["token_endpoint"] == f"{issuer}/oauth/token"
     assert meta["jwks_uri"] == f"{issuer}/.well-known/jwks.json"

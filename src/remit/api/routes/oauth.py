@@ -78,8 +78,12 @@ def _grant(
                 challenge=presented.challenge,
             )
         agent, x5t = endpoint.delegating_client(params, cert)
-        return remit.token_exchange.exchange(params, agent, endpoint.client_proof(agent, dpop), x5t)
-    return endpoint.client_credentials(params, dpop, authorization, cert)
+        exchanged = remit.token_exchange.exchange(params, agent, endpoint.client_proof(agent, dpop), x5t)
+        remit.metrics.token_issued("token_exchange")
+        return exchanged
+    issued = endpoint.client_credentials(params, dpop, authorization, cert)
+    remit.metrics.token_issued("client_credentials")
+    return issued
 
 
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
