@@ -50,6 +50,7 @@ from remit.tokens.legacykeyservice import LegacyKeyService
 from remit.tokens.ownkeys import OwnKeys
 from remit.tokens.registration import ClientRegistration
 from remit.tokens.registrationtokenservice import RegistrationTokenService
+from remit.tokens.remotejwks import ClientKeySets
 from remit.tokens.verify import VerifiedCache, VerifyPolicy
 
 
@@ -136,6 +137,9 @@ class Remit:
         )
         kek = functools.cache(lambda: KeyEncryptionKey.from_settings(settings))  # read (or made) when first used
         nonces = SealedNonces(kek, clock, lifetime=t.dpop_nonce_seconds) if t.dpop_nonce else None
+        # a client's jwks_uri is the client's choice: https on a public address only
+        fetch_policy = FetchPolicy(allow_loopback=t.jwks_uri_allow_loopback)
+        published = ClientKeySets(agent_clients.jwks_uri, lambda url: fetch_json(url, fetch_policy), clock)
         token_endpoint = TokenEndpoint(
             issuer=t.issuer,
             store=store,
@@ -156,6 +160,7 @@ class Remit:
             ),
             record=lambda body: audit_log.record(body).result(AUDIT_WAIT_SECONDS),
             legacy_keys=legacy_keys,
+            client_keys=published.lookup,
         )
         revocations = RevocationStore(store)
         # a trusted provider's jwks_uri is the administrator's choice: a private address is fine, http only on loopback
@@ -183,7 +188,6 @@ class Remit:
             record=lambda body: audit_log.record(body).result(AUDIT_WAIT_SECONDS),
         )
         registration_tokens = RegistrationTokenService(RegistrationTokenStore(store), clock)
-        fetch_policy = FetchPolicy(allow_loopback=t.jwks_uri_allow_loopback)
         registration = ClientRegistration(
             tokens=registration_tokens,
             registry=registry,

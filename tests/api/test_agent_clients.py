@@ -25,6 +25,7 @@ def test_get_and_put(
         assert r.json() == {
             "agent": "helpdesk",
             "dpop_bound_access_tokens": False,
+            "jwks_uri": None,
             "updated_at": None,
             "updated_by": None,
         }

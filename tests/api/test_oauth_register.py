@@ -186,7 +186,7 @@ def jwks_server() -> Iterator[tuple[str, type[_Jwks]]]:
 
 
 @pytest.mark.usefixtures("estate")
-def test_keys_from_a_jwks_uri(live: LiveServer, jwks_server: tuple[str, type[_Jwks]]) -> None:
+def test_keys_from_a_jwks_uri(live: LiveServer, jwks_server: tuple[str, type[_Jwks]], clock: FrozenClock) -> None:
     url, handler = jwks_server
     keys = [jose.SigningKey.generate("EdDSA"), jose.SigningKey.generate("ES256")]
     handler.document = json.dumps({"keys": [k.public_key.to_jwk() for k in keys]}).encode()
@@ -195,9 +195,19 @@ def test_keys_from_a_jwks_uri(live: LiveServer, jwks_server: tuple[str, type[_Jw
     r = register(live, token, body)
     assert r.status_code == 201, r.text
     assert r.json()["jwks_uri"] == f"{url}/jwks.json" and "jwks" not in r.json()
-    assert sorted(k.kid for k in live.remit.agent_keys.list(ADMIN, "ticket-bot")) == sorted(k.kid for k in keys)
+    # the keys are taken from the jwks_uri as the client publishes them, not copied once
+    assert live.remit.agent_keys.list(ADMIN, "ticket-bot") == ()
+    assert live.remit.agent_clients.get(ADMIN, "ticket-bot").jwks_uri == f"{url}/jwks.json"
     live.remit.refresher.refresh()
     assert get_token(live, keys[1], "ticket-bot").status_code == 200
+    # the client rotates: it publishes a new key and withdraws the first; the new kid makes Remit fetch the set again
+    rotated = jose.SigningKey.generate("EdDSA")
+    handler.document = json.dumps({"keys": [k.public_key.to_jwk() for k in (keys[1], rotated)]}).encode()
+    clock.advance(timedelta(seconds=30))
+    assert get_token(live, rotated, "ticket-bot").status_code == 200
+    withdrawn = get_token(live, keys[0], "ticket-bot")
+    assert refused(withdrawn, 401, "invalid_client") == "the signing key is unknown"
+    handler.document = json.dumps({"keys": [k.public_key.to_jwk() for k in keys]}).encode()
 
     missing = register(live, token, {**body, "client_name": "other", "jwks_uri": f"{url}/nothing"})
     assert refused(missing, 400, "invalid_client_metadata") == f"jwks_uri: {url}/nothing answered 404, not 200"

@@ -160,7 +160,13 @@ def test_keys(tmp_path: Path, run: Run, ok: Callable[..., Result], as_json: Call
 def test_client_metadata(run: Run, ok: Callable[..., Result], as_json: Callable[..., Any]) -> None:
     as_json("agent", "create", "ticket-bot", "--owner", "alice")
     shown = as_json("agent", "client", "show", "ticket-bot")
-    assert shown == {"agent": "ticket-bot", "dpop_bound_access_tokens": False, "updated_at": None, "updated_by": None}
+    assert shown == {
+        "agent": "ticket-bot",
+        "dpop_bound_access_tokens": False,
+        "jwks_uri": None,
+        "updated_at": None,
+        "updated_by": None,
+    }
     assert "agent ticket-bot must use DPoP" in ok("agent", "client", "set", "ticket-bot", "--dpop").stdout
     shown = as_json("agent", "client", "show", "ticket-bot")
     assert shown["dpop_bound_access_tokens"] is True and shown["updated_by"].startswith("local:")

@@ -59,7 +59,13 @@ def test_defaults_then_set_and_cleared(
         (admin.actor, True, False),
         (alice.actor, False, True),
     ]
-    defaults = {"agent": "helpdesk", "dpop_bound_access_tokens": False, "updated_at": None, "updated_by": None}
+    defaults = {
+        "agent": "helpdesk",
+        "dpop_bound_access_tokens": False,
+        "updated_at": None,
+        "updated_by": None,
+        "jwks_uri": None,
+    }
     assert changes[1][1] == defaults
 
 

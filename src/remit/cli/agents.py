@@ -430,6 +430,7 @@ def _show_client(data: Json, as_json: bool) -> None:
         title=f"client metadata of agent {data['agent']}",
         fields=[
             ("dpop bound access tokens", data["dpop_bound_access_tokens"]),
+            ("jwks uri", data.get("jwks_uri") or "-"),
             ("updated", data["updated_at"]),
             ("updated by", data["updated_by"]),
         ],

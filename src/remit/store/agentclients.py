@@ -46,6 +46,7 @@ class AgentClientTx:
         return AgentClient(
             agent=row.agent,
             dpop_bound_access_tokens=row.dpop_bound_access_tokens,
+            jwks_uri=row.jwks_uri,
             updated_at=row.updated_at,
             updated_by=row.updated_by,
         )
@@ -59,6 +60,7 @@ class AgentClientTx:
             row = AgentClientRow(agent=client.agent)
             self._s.add(row)
         row.dpop_bound_access_tokens = client.dpop_bound_access_tokens
+        row.jwks_uri = client.jwks_uri
         row.updated_at = client.updated_at
         row.updated_by = client.updated_by
         self._s.flush()

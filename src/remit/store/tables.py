@@ -278,6 +278,7 @@ class AgentClientRow(Base):
 
     agent: Mapped[str] = mapped_column(ForeignKey("agents.name"), primary_key=True)
     dpop_bound_access_tokens: Mapped[bool] = mapped_column(Boolean)  #: RFC 9449 §5.2
+    jwks_uri: Mapped[str | None] = mapped_column(String(2000))  #: RFC 7591 §2: where its keys are published
     updated_at: Mapped[datetime]
     updated_by: Mapped[str] = mapped_column(String(200))
 

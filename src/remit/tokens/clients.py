@@ -5,6 +5,8 @@ without touching the registry. An agent without a row has the defaults.
 
 * ``dpop_bound_access_tokens`` (RFC 9449 §5.2): when true, every token request of the agent must carry a DPoP proof,
   and so every token it gets is DPoP-bound. Default false: a proof is optional.
+* ``jwks_uri`` (RFC 7591 §2): where a client that registered itself publishes its keys; the token endpoint fetches
+  and refreshes them from there (``remit.tokens.remotejwks``), so the client rotates its keys by publishing them.
 """
 
 from __future__ import annotations
@@ -21,3 +23,4 @@ class AgentClient:
     dpop_bound_access_tokens: bool = False  #: RFC 9449 §5.2: token requests without a DPoP proof are refused
     updated_at: datetime | None = None  #: None: never set (the defaults)
     updated_by: str | None = None  #: the actor of the last change
+    jwks_uri: str | None = None  #: RFC 7591 §2: the keys of ``private_key_jwt`` are fetched from here

@@ -35,7 +35,12 @@ class AgentClientService:
             return tx.get(agent_name) or AgentClient(agent=agent_name)
 
     def update(
-        self, p: AdminPrincipal, agent_name: str, *, dpop_bound_access_tokens: bool | None = None
+        self,
+        p: AdminPrincipal,
+        agent_name: str,
+        *,
+        dpop_bound_access_tokens: bool | None = None,
+        jwks_uri: str | None = None,
     ) -> AgentClient:
         """Change the given members (None leaves one as it is). Raises ``NotFound`` for an unknown agent (or one the
         caller may not see), ``Conflict`` for a retired one. A call that changes nothing records nothing."""
@@ -48,9 +53,12 @@ class AgentClientService:
             before = tx.get(agent_name)
             current = before or AgentClient(agent=agent_name)
             wanted = current.dpop_bound_access_tokens if dpop_bound_access_tokens is None else dpop_bound_access_tokens
-            if wanted == current.dpop_bound_access_tokens:
+            uri = current.jwks_uri if jwks_uri is None else jwks_uri
+            if (wanted, uri) == (current.dpop_bound_access_tokens, current.jwks_uri):
                 return current
-            after = AgentClient(agent=agent_name, dpop_bound_access_tokens=wanted, updated_at=now, updated_by=p.actor)
+            after = AgentClient(
+                agent=agent_name, dpop_bound_access_tokens=wanted, jwks_uri=uri, updated_at=now, updated_by=p.actor
+            )
             tx.put(after)
             tx.add_event(_event(now, p.actor, agent, before or current, after))
         return after
@@ -61,6 +69,12 @@ class AgentClientService:
         return self.update(p, agent_name, dpop_bound_access_tokens=required)
 
     # -- for the token endpoint -------------------------------------------------------------------------------
+
+    def jwks_uri(self, agent_name: str) -> str | None:
+        """Where the agent publishes its keys, if it registered a ``jwks_uri`` (read from the store on every call)."""
+        with self._store.reading() as tx:
+            client = tx.get(agent_name)
+        return client.jwks_uri if client is not None else None
 
     def requires_dpop(self, agent_name: str) -> bool:
         """Whether every token request of the agent must carry a DPoP proof (read from the store on every call)."""

@@ -65,7 +65,7 @@ from remit.tokens.errors import (
 )
 from remit.tokens.keys import SigningKey
 from remit.tokens.legacykeys import LegacyApiKey
-from remit.tokens.verify import KeySet, VerifyPolicy, verify_jwt
+from remit.tokens.verify import KeyLookup, KeySet, VerifyPolicy, verify_jwt
 
 GRANT_TYPE: Final = "client_credentials"
 ASSERTION_TYPE: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -129,15 +129,24 @@ class StoreReplayGuard:
         return self._store.first_use(issuer, jti, until, self._clock.now())
 
 
-class _AgentKeys:
-    """The ``KeyLookup`` of one agent: its unrevoked keys only."""
+#: the keys an agent publishes at the ``jwks_uri`` it registered, or None when it registered none
+ClientKeys = Callable[[str], KeyLookup | None]
 
-    def __init__(self, keys: AgentKeyService, agent: str) -> None:
+
+class _AgentKeys:
+    """The ``KeyLookup`` of one agent: its unrevoked registered keys, then the keys at its ``jwks_uri`` if any."""
+
+    def __init__(self, keys: AgentKeyService, agent: str, published: ClientKeys | None) -> None:
         self._keys = keys
         self._agent = agent
+        self._published = published
 
     def find(self, kid: str) -> jose.PublicKey | None:
-        return self._keys.usable(self._agent, kid)
+        found = self._keys.usable(self._agent, kid)
+        if found is None and self._published is not None:
+            remote = self._published(self._agent)
+            found = remote.find(kid) if remote is not None else None
+        return found
 
 
 _NO_KEYS: Final = KeySet(())
@@ -162,6 +171,7 @@ class TokenEndpoint:
         certificates: CertificateService | None = None,
         record: RecordAudit | None = None,
         legacy_keys: LegacyKeys | None = None,
+        client_keys: ClientKeys | None = None,
     ) -> None:
         self.issuer = issuer.rstrip("/")
         self.token_endpoint = f"{self.issuer}/oauth/token"
@@ -177,6 +187,7 @@ class TokenEndpoint:
         self._certificates = certificates
         self._record = record
         self._legacy_keys = legacy_keys
+        self._client_keys = client_keys
 
     def client_credentials(
         self,
@@ -282,7 +293,7 @@ class TokenEndpoint:
             algorithms=tuple(sorted(AGENT_KEY_ALGORITHMS)),
         )
         # an unknown agent has no keys: refused exactly like an unknown key, so that names cannot be probed
-        lookup = _AgentKeys(self._agent_keys, client_id) if agent is not None else _NO_KEYS
+        lookup = _AgentKeys(self._agent_keys, client_id, self._client_keys) if agent is not None else _NO_KEYS
         verify_jwt(assertion, lookup, policy, self._clock.now(), replay=self._replay)
         if agent is None or owner is None:  # pragma: no cover - verification cannot pass without the agent's key
             raise InvalidClient("the client is unknown")

@@ -8,9 +8,11 @@ The client metadata Remit reads (§2), and what it does with them:
 * ``client_name`` (required): the agent's name, a valid and unused agent name; it is also the ``client_id``;
 * ``owner`` (required, a Remit extension): the accountable human, an active user; equal to the initial access
   token's owner unless the token was minted for any owner;
-* ``jwks`` (an inline JWK Set) or ``jwks_uri`` (fetched once, at registration): exactly one of them for
-  ``private_key_jwt``, optional for ``tls_client_auth``; every key is checked as ``remit agent key add`` checks it,
-  and registered as an agent key;
+* ``jwks`` (an inline JWK Set) or ``jwks_uri``: exactly one of them for ``private_key_jwt``, optional for
+  ``tls_client_auth``; every key is checked as ``remit agent key add`` checks it. Inline keys are registered as agent
+  keys. A ``jwks_uri`` is fetched now (a registration whose keys cannot be fetched is refused) and stored as the
+  agent's client metadata: the token endpoint then takes the keys published there, refreshed as the client rotates
+  them (``remit.tokens.remotejwks``), so a key the client withdraws stops working;
 * ``token_endpoint_auth_method``: ``private_key_jwt`` (the default here), or ``tls_client_auth`` (RFC 8705 §2.1.2)
   where the server takes client certificates: the agent then authenticates with a certificate from Remit's CA,
   which names it by its SPIFFE id in the URI SAN, so ``tls_client_auth_san_uri`` is that id (filled in when absent)
@@ -120,10 +122,13 @@ class ClientRegistration:
             self._tokens.refund(token)
             where = "client_name" if exc.field == "name" else (exc.field or "metadata")
             raise InvalidClientMetadata(f"{where}: {exc.message}") from exc
-        for key in keys:
+        uri = m.raw("jwks_uri")
+        published = uri if isinstance(uri, str) else None
+        for key in keys if published is None else ():  # published keys are fetched from the jwks_uri as they change
             self._agent_keys.add(p, agent.name, key.to_jwk())
-        if answer["dpop_bound_access_tokens"]:
-            self._clients.set_dpop_bound_access_tokens(p, agent.name, True)
+        if answer["dpop_bound_access_tokens"] or published is not None:
+            dpop = True if answer["dpop_bound_access_tokens"] else None
+            self._clients.update(p, agent.name, dpop_bound_access_tokens=dpop, jwks_uri=published)
         return {
             "client_id": agent.name,
             "client_id_issued_at": int(self._clock.now().timestamp()),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -85,3 +86,40 @@ class RemoteKeySet:
             # the message says what failed (never the body); the keys fetched before stay until they are too old
             log.warning("cannot refresh the JWK Set of %s: %s", self.url, exc)
         return self._keys
+
+
+class ClientKeySets:
+    """The published keys of agents that registered a ``jwks_uri`` (RFC 7591 §2): a ``RemoteKeySet`` per agent, the
+    ``capacity`` most recently used kept. ``uri_of`` reads an agent's ``jwks_uri`` (None: it registered none); a
+    changed URI starts afresh."""
+
+    def __init__(
+        self,
+        uri_of: Callable[[str], str | None],
+        fetch: Fetch,
+        clock: Clock,
+        *,
+        capacity: int = 1000,
+        refresh_seconds: float = 300,
+    ) -> None:
+        self._uri_of = uri_of
+        self._fetch = fetch
+        self._clock = clock
+        self._capacity = capacity
+        self._refresh = refresh_seconds
+        self._lock = threading.Lock()
+        self._sets: OrderedDict[str, RemoteKeySet] = OrderedDict()
+
+    def lookup(self, agent: str) -> RemoteKeySet | None:
+        uri = self._uri_of(agent)
+        if uri is None:
+            return None
+        with self._lock:
+            found = self._sets.get(agent)
+            if found is None or found.url != uri:
+                found = RemoteKeySet(uri, self._fetch, self._clock, refresh_seconds=self._refresh)
+                self._sets[agent] = found
+            self._sets.move_to_end(agent)
+            while len(self._sets) > self._capacity:
+                self._sets.popitem(last=False)
+            return found

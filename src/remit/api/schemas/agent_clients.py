@@ -20,6 +20,9 @@ class AgentClientRequest(Request):
 class AgentClientResponse(BaseModel):
     agent: str
     dpop_bound_access_tokens: bool = Field(description="Whether every token request must carry a DPoP proof.")
+    jwks_uri: str | None = Field(
+        default=None, description="Where the agent publishes its keys, when it registered itself with a jwks_uri."
+    )
     updated_at: datetime | None = Field(description="The last change; null while the defaults apply.")
     updated_by: str | None
 
@@ -28,6 +31,7 @@ class AgentClientResponse(BaseModel):
         return cls(
             agent=client.agent,
             dpop_bound_access_tokens=client.dpop_bound_access_tokens,
+            jwks_uri=client.jwks_uri,
             updated_at=client.updated_at,
             updated_by=client.updated_by,
         )
