@@ -46,6 +46,7 @@ CHANGES: dict[str, tuple[Change, str]] = {
 def second(settings: Settings, clock: FrozenClock, live: LiveServer) -> Iterator[Remit]:
     """Another app instance on the same store."""
     other = Remit.from_settings(settings, clock=clock, migrate_schema=False)
+    other.audit_log.start()  # as a server does: its introspections are recorded
     try:
         yield other
     finally:

@@ -78,6 +78,7 @@ def test_a_revoked_token_is_inactive_on_the_next_request_on_every_server(
     }
     assert isinstance(answer["exp"], int) and isinstance(answer["iat"], int) and answer["jti"]
     second = Remit.from_settings(settings, clock=clock, migrate_schema=False)  # a second server on the store
+    second.audit_log.start()  # as a server does: its introspections are recorded
     try:
         assert second.introspection.introspect({"token": [token]})["active"] is True
         revoke(live, client, agent_key, token)
@@ -155,3 +156,23 @@ def test_metadata_names_both_endpoints(live: LiveServer, client: httpx.Client) -
     issuer = live.remit.settings.tokens.issuer
     assert body["revocation_endpoint"] == f"{issuer}/oauth/revoke"
     assert body["introspection_endpoint"] == f"{issuer}/oauth/introspect"
+
+
+def test_every_introspection_is_recorded_without_the_token(
+    live: LiveServer, client: httpx.Client, pep: httpx.Client, agent_key: jose.SigningKey
+) -> None:
+    token = issue(live, client, agent_key)
+    jti = jose.parse_json_object(jose.parse_compact(token).payload, "claims")["jti"]
+    assert introspect(pep, token)["active"] is True
+    assert introspect(pep, "not-a-token") == {"active": False}
+    records = live.remit.audit.query(ADMIN, AuditFilter(action="token.introspect"), PageRequest(limit=10)).items
+    garbage, seen = records  # newest first
+    caller = pep.get("/v1/whoami").json()["actor"]
+    assert (seen["actor"], seen["principal"], seen["resource"]) == (
+        caller,
+        {"type": "Agent", "id": "helpdesk"},
+        {"type": "access_token", "id": jti},
+    )
+    assert seen["context"] == {"active": True, "aud": RESOURCE}
+    assert (garbage["actor"], garbage["context"], "resource" in garbage) == (caller, {"active": False}, False)
+    assert token not in str(records)

@@ -198,7 +198,7 @@ def test_a_certificate_from_remits_ca_gets_a_bound_token(remit: Remit, agents: A
         ).json()
     assert (seen["active"], seen["cnf"], seen["token_type"]) == (True, {"x5t#S256": cert.thumbprint}, "Bearer")
 
-    records = remit.audit.query(ADMIN, AuditFilter(kind="token"), PageRequest(limit=10)).items
+    records = remit.audit.query(ADMIN, AuditFilter(action="token.issue"), PageRequest(limit=10)).items
     assert [r["context"].get("x5t#S256") for r in records] == [cert.thumbprint]
 
 

@@ -70,7 +70,10 @@ class LocalOAuth:
         return OwnKeys(self._remit.signing_keys), self._remit.token_endpoint.issuer
 
     def introspect(self, token: str) -> Json | str:
-        return self._remit.introspection.introspect({"token": [token]})
+        self._remit.audit_log.start()  # every introspection is recorded
+        from remit.cli.home import local_principal
+
+        return self._remit.introspection.introspect({"token": [token]}, local_principal().actor)
 
     def close(self) -> None:
         self._remit.close()

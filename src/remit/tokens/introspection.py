@@ -92,13 +92,20 @@ class TokenIntrospection:
                 }
             )
 
-    def introspect(self, params: Mapping[str, Sequence[str]]) -> dict[str, Any]:
-        """RFC 7662 §2.2: ``{"active": false}`` for anything not currently usable."""
+    def introspect(self, params: Mapping[str, Sequence[str]], caller: str = "unknown") -> dict[str, Any]:
+        """RFC 7662 §2.2: ``{"active": false}`` for anything not currently usable. Every answer is recorded in the
+        audit log (``token.introspect``, by ``caller``: the actor of the admin token presented) before it is
+        returned: the token's ``jti`` and agent when it verifies, never the token."""
         token = one_param(params, "token")
         if not token:
             raise InvalidRequest("the token parameter is required")
         one_param(params, "token_type_hint")
         verified = self._verify(token, check_revoked=True)
+        answer = self._answer(verified)
+        self._recorded(caller, verified, answer)
+        return answer
+
+    def _answer(self, verified: VerifiedToken | None) -> dict[str, Any]:
         if verified is None:
             return dict(INACTIVE)
         claims = verified.claims
@@ -116,6 +123,28 @@ class TokenIntrospection:
         else:
             answer["token_type"] = "Bearer"  # noqa: S105 - the RFC 6750 token type
         return answer
+
+    def _recorded(self, caller: str, verified: VerifiedToken | None, answer: Mapping[str, Any]) -> None:
+        if self._record is None:
+            return
+        body: dict[str, Any] = {
+            "schema": AUDIT_SCHEMA,
+            "id": new_id("in"),
+            "at": timestamp(self._clock.now()),
+            "kind": Kind.TOKEN.value,
+            "action": "token.introspect",
+            "source": "token",
+            "actor": caller,
+            "context": {"active": answer["active"]},
+        }
+        if verified is not None:  # a token Remit signed: whose it is, and which one
+            client = verified.claims.get("client_id")
+            if isinstance(client, str):
+                body["principal"] = {"type": "Agent", "id": client}
+            if verified.jti is not None:
+                body["resource"] = {"type": "access_token", "id": verified.jti}
+            body["context"]["aud"] = verified.claims.get("aud")
+        self._record(body)
 
     def _parties_active(self, claims: Mapping[str, Any]) -> bool:
         """The token's subject and every actor in its ``act`` chain are still active (agents and their owners,

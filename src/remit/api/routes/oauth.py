@@ -124,7 +124,7 @@ async def introspect(request: Request, remit: RemitDep) -> JSONResponse:
     principal = await authenticate(remit, request.headers.get("authorization"))
     authorize(principal, Act.DECISION_EVALUATE)
     params = await _form(request)
-    answer = await run_in_threadpool(remit.introspection.introspect, params)
+    answer = await run_in_threadpool(remit.introspection.introspect, params, principal.actor)
     return JSONResponse(answer, headers=_NO_STORE)
 
 
