@@ -230,3 +230,21 @@ def test_bad_input_is_one_line(
     assert "no such agent 'ghost'" in refused(1, "token", "revoke", "--jti", "at_x", "--agent", "ghost")
     for result in (run("token", "inspect", token, env=env),):
         no_private_key(result, key)
+
+
+def test_a_generated_key_gets_a_token(estate: None, ok: Ok, run: Run, as_json: AsJson, tmp_path: Path) -> None:
+    ok("agent", "create", "ticket-bot", "--owner", "alice")
+    policy = tmp_path / "bot.cedar"
+    policy.write_text(POLICY)
+    ok("policy", "apply", str(policy))
+    out = tmp_path / "ticket-bot.pem"
+    made = as_json("agent", "key", "generate", "ticket-bot", "--out", str(out))
+    assert made["agent"] == "ticket-bot" and made["private_key_file"] == str(out)
+    assert out.stat().st_mode & 0o777 == 0o600 and "PRIVATE KEY" in out.read_text()
+    assert [k["kid"] for k in as_json("agent", "key", "list", "ticket-bot")] == [made["kid"]]
+    assert issue(ok, out).count(".") == 2  # the key works at once
+    again = run("agent", "key", "generate", "ticket-bot", "--out", str(out))
+    assert again.exit_code == 2 and "exists; choose another file" in again.output
+    ghost = run("agent", "key", "generate", "ghost", "--out", str(tmp_path / "ghost.pem"))
+    assert ghost.exit_code == 1 and "no such agent 'ghost'" in ghost.stderr
+    assert not (tmp_path / "ghost.pem").exists()  # never registered, so not left behind

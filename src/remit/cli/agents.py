@@ -218,6 +218,42 @@ def key_add(
         output.done(f"key {data['kid']} ({data['alg']}) added to agent {name}")
 
 
+@keys_app.command("generate")
+def key_generate(
+    ctx: typer.Context,
+    name: Name,
+    out: Annotated[
+        Path,
+        typer.Option("--out", help="Where to write the private key (PEM, mode 0600); an existing file is refused."),
+    ],
+    alg: Annotated[str, typer.Option("--alg", help="EdDSA (Ed25519) or ES256 (P-256).")] = "EdDSA",
+    as_json: AsJson = False,
+) -> None:
+    """Make a key pair here, write the private key to --out (mode 0600) and register the public key: what an agent
+    needs for `remit token issue` or its own client assertions. The private key never leaves this machine."""
+    from remit.cli.migrate import write_private
+    from remit.tokens import jose  # brings cryptography: only this command needs it
+
+    if alg not in ("EdDSA", "ES256"):
+        raise typer.BadParameter("choose EdDSA or ES256", param_hint="--alg")
+    key = jose.SigningKey.generate(alg)
+    try:
+        write_private(out, key.private_pem())
+    except FileExistsError as exc:
+        raise typer.BadParameter(f"{out} exists; choose another file", param_hint="--out") from exc
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot write {out}: {exc.strerror}", param_hint="--out") from exc
+    try:
+        data = backend(ctx).add_agent_key(name, key.public_key.to_jwk())
+    except BaseException:
+        out.unlink(missing_ok=True)  # never registered: the file would only mislead
+        raise
+    if as_json:
+        output.emit_json({**data, "private_key_file": str(out)})
+    else:
+        output.done(f"key {data['kid']} ({data['alg']}) added to agent {name}; its private key is in {out}")
+
+
 @keys_app.command("list")
 def key_list(ctx: typer.Context, name: Name, as_json: AsJson = False) -> None:
     """The agent's keys, oldest first, revoked ones included."""

@@ -126,7 +126,7 @@ def _run(b: Backend, steps: list[Step]) -> None:
             progress.update(task, description=f"agent {s.agent}")
             try:
                 key = jose.SigningKey.generate("EdDSA")
-                _write_private(s.key_file, key.private_pem())
+                write_private(s.key_file, key.private_pem())
                 try:
                     s.kid = str(b.add_agent_key(s.agent, key.public_key.to_jwk())["kid"])
                 except BaseException:
@@ -140,7 +140,7 @@ def _run(b: Backend, steps: list[Step]) -> None:
             progress.advance(task)
 
 
-def _write_private(path: Path, pem: bytes) -> None:
+def write_private(path: Path, pem: bytes) -> None:
     """Create ``path`` with mode 0600 (never over an existing file), holding the private key."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
