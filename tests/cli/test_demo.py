@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import stat
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 from typer.testing import Result
 
 from remit.demo.estate import SUMMARISER, TICKET_READER, TICKET_READING_TOOLS
+from tests.cli.conftest import _free_port, _wait_until_healthy
 
 
 def test_demo_seeds_a_realistic_estate(ok: Callable[..., Result], as_json: Callable[..., Any], home: Path) -> None:
@@ -62,3 +67,25 @@ def test_demo_does_not_seed_twice(ok: Callable[..., Result], as_json: Callable[.
     assert "not seeding again" in again.stdout
     assert len(as_json("agent", "list", "--all")) == 12
     assert len(as_json("events", "--all")) == events
+
+
+def test_demo_serves_on_its_port_and_issues_tokens_in_its_name(home: Path, tmp_path: Path) -> None:
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "demo.log"
+    env = {**os.environ, "REMIT_HOME": str(home)}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "remit", "demo", "--port", str(port)], env=env, stdout=out, stderr=out
+        )
+    try:
+        _wait_until_healthy(proc, url, log)
+        meta = httpx.get(f"{url}/.well-known/oauth-authorization-server", timeout=5).json()
+        assert (meta["issuer"], meta["token_endpoint"]) == (url, f"{url}/oauth/token")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

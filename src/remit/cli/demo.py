@@ -56,8 +56,9 @@ def demo(
     from remit.cli.home import bootstrap_token, has_admin_token, local_principal, open_estate
     from remit.demo.estate import SUMMARISER, has_agents, seed
 
-    settings = state(ctx).settings()
-    host, port = host or settings.host, port or settings.port
+    given = {"host": host, "port": port}
+    settings = state(ctx).settings(**{k: v for k, v in given.items() if v is not None})
+    host, port = settings.host, settings.port
     remit = open_estate(settings, create=True)
     out = output.console()
     token_file = settings.home / TOKEN_FILE
