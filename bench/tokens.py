@@ -18,7 +18,9 @@ b. a first verification: ``verify_jwt`` of a token not seen before (one of 256 d
 c. a cached re-check: a ``VerifiedCache`` hit (the key generation asked, expiry and ``nbf``, the revocation hook,
    a certificate binding) on a certificate-bound token, against one in-process policy decision
    (``PolicyEngine.evaluate``, as ``bench/pdp.py`` measures it) on the estate's requests.
-   Target: Remit / decision <= 0.25. The revocation hook here is an in-memory set: what the cache itself costs.
+   Target: Remit / decision <= 0.25. The revocation hook is the estate's ``RevocationSet`` (``Remit.token_verifier(
+   ..., revocations="memory")``): revoked ids in memory, re-read when the store's revocations change (checked at most
+   every ``policy_refresh_seconds``), a revocation made in the process applied at once.
 
 For information: the JWS step alone (``verify_jws``), a first verification through a fixed ``KeySet``, the Python
 work of a first verification with the signature check taken out, and a cache hit whose hook is the shared
@@ -189,8 +191,7 @@ def run(remit: Remit, rounds: int, seconds: float) -> None:
         jti=new_id("at"),
         cnf={"x5t#S256": str(binding.certificate_thumbprint)},
     )
-    revoked: set[str] = set()
-    cache = VerifiedCache(lookup, policy, clock, is_revoked=revoked.__contains__)
+    cache = VerifiedCache(lookup, policy, clock, is_revoked=remit.revocation_set.is_revoked)
     store_cache = VerifiedCache(lookup, policy, clock, is_revoked=remit.revocations.is_revoked)
     for c in (cache, store_cache):
         c.verify(bound, binding)

@@ -51,6 +51,7 @@ from remit.tokens.ownkeys import OwnKeys
 from remit.tokens.registration import ClientRegistration
 from remit.tokens.registrationtokenservice import RegistrationTokenService
 from remit.tokens.remotejwks import ClientKeySets
+from remit.tokens.revocationset import RevocationSet
 from remit.tokens.verify import VerifiedCache, VerifyPolicy
 
 
@@ -80,6 +81,7 @@ class Remit:
     token_endpoint: TokenEndpoint  #: client_credentials with private_key_jwt
     introspection: TokenIntrospection  #: revocation (RFC 7009) and introspection (RFC 7662)
     revocations: RevocationStore  #: revoked access tokens, shared by every server of the store
+    revocation_set: RevocationSet  #: the same, held in memory for verifiers on the hot path
     token_exchange: TokenExchange  #: on-behalf-of delegation (RFC 8693)
     token_revocation: AdminRevocation  #: admins and owners revoke access tokens by token or jti
     registration_tokens: RegistrationTokenService  #: initial access tokens for dynamic client registration
@@ -163,6 +165,8 @@ class Remit:
             client_keys=published.lookup,
         )
         revocations = RevocationStore(store)
+        revocation_set = RevocationSet(revocations, clock, interval=settings.policy_refresh_seconds)
+        revocations.observe(revocation_set.noted)  # a revocation made here applies here at once
         # a trusted provider's jwks_uri is the administrator's choice: a private address is fine, http only on loopback
         provider_fetch = FetchPolicy(allow_loopback=t.jwks_uri_allow_loopback, allow_private=True)
         token_exchange = TokenExchange(
@@ -224,6 +228,7 @@ class Remit:
             token_endpoint=token_endpoint,
             introspection=introspection,
             revocations=revocations,
+            revocation_set=revocation_set,
             token_exchange=token_exchange,
             token_revocation=AdminRevocation(
                 introspection=introspection,
@@ -245,15 +250,21 @@ class Remit:
         self.audit_log.start()
         return Authorizer(self.pdp, self.refresher, recorder=self.decision_recorder)
 
-    def token_verifier(self, audience: str | tuple[str, ...], *, capacity: int = 4096) -> VerifiedCache:
+    def token_verifier(
+        self, audience: str | tuple[str, ...], *, capacity: int = 4096, revocations: str = "store"
+    ) -> VerifiedCache:
         """A verifier of the access tokens this estate issues for ``audience``, for a component in this process (a
         gateway): Remit's own signing keys (a key revoked by rotation is refused at once, cached tokens included),
-        and the shared revocation store read on every call, so that a token revoked on any server is refused on the
-        very next request here. Sender binding is the caller's ``Binding``."""
+        and revocations: with ``"store"``, the shared revocation store read on every call, so that a token revoked
+        on any server is refused on the very next request here; with ``"memory"``, this process's
+        ``RevocationSet``: a revocation made here applies at once, one made elsewhere within
+        ``policy_refresh_seconds``, and a cached token is re-checked in microseconds. Sender binding is the
+        caller's ``Binding``."""
         policy = VerifyPolicy.access_token(self.token_endpoint.issuer, audience)
-        return VerifiedCache(
-            OwnKeys(self.signing_keys), policy, self.clock, capacity=capacity, is_revoked=self.revocations.is_revoked
-        )
+        if revocations not in ("store", "memory"):
+            raise ValueError("revocations is 'store' or 'memory'")
+        hook = self.revocations.is_revoked if revocations == "store" else self.revocation_set.is_revoked
+        return VerifiedCache(OwnKeys(self.signing_keys), policy, self.clock, capacity=capacity, is_revoked=hook)
 
     def close(self) -> None:
         self.refresher.stop()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import delete
+from sqlalchemy import delete, func, select
 
 from remit.errors import Conflict
 from remit.store.repository import SqlStore
@@ -19,6 +20,11 @@ class RevocationStore:
 
     def __init__(self, store: SqlStore) -> None:
         self._store = store
+        self._observers: list[Callable[[str], None]] = []
+
+    def observe(self, observer: Callable[[str], None]) -> None:
+        """Call ``observer(jti)`` after each revocation this process commits (an in-memory ``RevocationSet``)."""
+        self._observers.append(observer)
 
     def revoke(self, jti: str, client_id: str, expires_at: datetime, now: datetime) -> bool:
         """Record ``jti`` as revoked until ``expires_at``; False if it already was. Prunes expired rows first."""
@@ -32,6 +38,8 @@ class RevocationStore:
                 s.flush()
         except Conflict:  # another request revoked it first
             return False
+        for observer in self._observers:
+            observer(jti)
         return True
 
     def is_revoked(self, jti: str) -> bool:
@@ -42,3 +50,16 @@ class RevocationStore:
             return False
         with self._store.transaction(readonly=True) as tx:
             return tx.s.get(RevokedTokenRow, jti) is not None
+
+    def marker(self) -> tuple[int, datetime | None]:
+        """What changes whenever ``revoked_tokens`` does (a revocation, a prune): its row count and latest
+        ``revoked_at``. One indexed read: cheap enough to poll."""
+        with self._store.transaction(readonly=True) as tx:
+            count, latest = tx.s.execute(select(func.count(), func.max(RevokedTokenRow.revoked_at))).one()
+        return int(count), latest
+
+    def active(self, now: datetime) -> frozenset[str]:
+        """Every ``jti`` revoked and not yet expired at ``now``."""
+        with self._store.transaction(readonly=True) as tx:
+            rows = tx.s.execute(select(RevokedTokenRow.jti).where(RevokedTokenRow.expires_at > now)).scalars()
+            return frozenset(rows)
