@@ -8,17 +8,18 @@ manage all. Every change is a change event, so it reaches the change feed and th
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
-from remit.admin.access import Act, AdminPrincipal, AgentTarget, authorize
+from remit.admin.access import Act, AdminPrincipal, authorize
 from remit.audit.events import ChangeEvent
 from remit.clock import Clock
 from remit.errors import Conflict, NotFound
-from remit.ids import new_id
 from remit.registry.models import Agent, AgentStatus
 from remit.registry.service import snapshot
-from remit.store.agentkeys import AgentKeyStore, AgentKeyTx
+from remit.store.agentkeys import AgentKeyStore
 from remit.tokens import jose
+from remit.tokens.agentcreds import agent_event, agent_named, agent_target
 from remit.tokens.agentkeys import MAX_ACTIVE_KEYS, AgentKey, accept_jwk
 
 
@@ -35,8 +36,8 @@ class AgentKeyService:
         key = accept_jwk(jwk)
         now = self._clock.now()
         with self._store.changing() as tx:
-            agent = _agent(tx, agent_name)
-            authorize(p, Act.AGENT_KEY_ADD, _target(agent))
+            agent = agent_named(tx, agent_name)
+            authorize(p, Act.AGENT_KEY_ADD, agent_target(agent))
             if agent.status is AgentStatus.RETIRED:
                 raise Conflict(f"agent {agent_name!r} is retired and can no longer be changed")
             if tx.get(key.kid) is not None:
@@ -58,23 +59,23 @@ class AgentKeyService:
     def list(self, p: AdminPrincipal, agent_name: str) -> tuple[AgentKey, ...]:
         """The agent's keys, revoked ones included, oldest first."""
         with self._store.reading() as tx:
-            agent = _agent(tx, agent_name)
-            authorize(p, Act.AGENT_KEY_READ, _target(agent))
+            agent = agent_named(tx, agent_name)
+            authorize(p, Act.AGENT_KEY_READ, agent_target(agent))
             return tuple(tx.of_agent(agent_name))
 
     def revoke(self, p: AdminPrincipal, agent_name: str, kid: str) -> AgentKey:
         """Revoke a key: client assertions it signs are refused from now on. Revoking is final."""
         now = self._clock.now()
         with self._store.changing() as tx:
-            agent = _agent(tx, agent_name)
-            authorize(p, Act.AGENT_KEY_REVOKE, _target(agent))
+            agent = agent_named(tx, agent_name)
+            authorize(p, Act.AGENT_KEY_REVOKE, agent_target(agent))
             before = tx.get(kid)
             if before is None or before.agent != agent_name:
                 raise NotFound(f"agent {agent_name!r} has no key {kid!r}", field="kid")
             if before.revoked_at is not None:
                 raise Conflict(f"the key {kid} is already revoked")
             tx.revoke(kid, now)
-            after = AgentKey(**{**_fields(before), "revoked_at": now})
+            after = replace(before, revoked_at=now)
             tx.add_event(_event(now, p.actor, "agent_key.revoke", agent, before, after))
         return after
 
@@ -94,31 +95,6 @@ class AgentKeyService:
         return key.public_key()
 
 
-def _agent(tx: AgentKeyTx, name: str) -> Agent:
-    agent = tx.get_agent(name)
-    if agent is None:
-        raise NotFound(f"no such agent {name!r}", field="name")
-    return agent
-
-
-def _target(agent: Agent) -> AgentTarget:
-    return AgentTarget(owner=agent.owner, status=agent.status.value, name=agent.name)
-
-
-def _fields(key: AgentKey) -> dict[str, Any]:
-    return {f: getattr(key, f) for f in AgentKey.__slots__}
-
-
 def _event(now: Any, actor: str, action: str, agent: Agent, before: AgentKey | None, after: AgentKey) -> ChangeEvent:
-    return ChangeEvent(
-        id=new_id("evt"),
-        at=now,
-        actor=actor,
-        action=action,
-        target_type="agent",
-        target_id=agent.name,
-        before=snapshot(before),
-        after=snapshot(after),
-        reason="",
-        extra={"kid": after.kid, "alg": after.alg, "owner": agent.owner},  # the owner finds it in the audit log
-    )
+    extra = {"kid": after.kid, "alg": after.alg}
+    return agent_event(now, actor, action, agent, snapshot(before), snapshot(after), extra=extra)

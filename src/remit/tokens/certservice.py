@@ -17,18 +17,20 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 
-from remit.admin.access import Act, AdminPrincipal, AgentTarget, authorize
+from remit.admin.access import Act, AdminPrincipal, authorize
 from remit.audit.events import ChangeEvent
 from remit.clock import Clock
 from remit.errors import Conflict, NotFound, ValidationError
 from remit.ids import new_id
 from remit.registry.models import Agent, AgentStatus, UserStatus, check_text
-from remit.store.certificates import CertificateStore, CertificateTx
+from remit.store.certificates import CertificateStore
+from remit.tokens.agentcreds import agent_event, agent_named, agent_target
 from remit.tokens.ca import (
     CA_KEY_TYPES,
     CaKeyType,
@@ -181,8 +183,8 @@ class CertificateService:
             )
         now = self._clock.now()
         with self._store.changing() as tx:
-            agent = _agent(tx, agent_name)
-            authorize(p, Act.AGENT_CERT_ISSUE, _target(agent))
+            agent = agent_named(tx, agent_name)
+            authorize(p, Act.AGENT_CERT_ISSUE, agent_target(agent))
             if agent.status is not AgentStatus.ACTIVE:
                 raise Conflict(f"agent {agent_name!r} is {agent.status.value}: certificates go to active agents only")
             owner = tx.get_user(agent.owner)
@@ -212,8 +214,8 @@ class CertificateService:
     def list(self, p: AdminPrincipal, agent_name: str) -> tuple[AgentCertificate, ...]:
         """The agent's certificates, revoked and expired ones included, oldest first."""
         with self._store.reading() as tx:
-            agent = _agent(tx, agent_name)
-            authorize(p, Act.AGENT_CERT_READ, _target(agent))
+            agent = agent_named(tx, agent_name)
+            authorize(p, Act.AGENT_CERT_READ, agent_target(agent))
             return tuple(tx.of_agent(agent_name))
 
     def revoke(self, p: AdminPrincipal, agent_name: str, serial: str, reason: str = "") -> AgentCertificate:
@@ -221,17 +223,15 @@ class CertificateService:
         check_text(reason, "reason", MAX_REASON_CHARS)
         now = self._clock.now()
         with self._store.changing() as tx:
-            agent = _agent(tx, agent_name)
-            authorize(p, Act.AGENT_CERT_REVOKE, _target(agent))
+            agent = agent_named(tx, agent_name)
+            authorize(p, Act.AGENT_CERT_REVOKE, agent_target(agent))
             before = tx.get(serial.lower())
             if before is None or before.agent != agent_name:
                 raise NotFound(f"agent {agent_name!r} has no certificate {serial!r}", field="serial")
             if before.revoked_at is not None:
                 raise Conflict(f"the certificate {before.serial} is already revoked")
             tx.revoke(before.serial, now, p.actor, reason)
-            after = AgentCertificate(
-                **{**_fields(before), "revoked_at": now, "revoked_by": p.actor, "revoke_reason": reason}
-            )
+            after = replace(before, revoked_at=now, revoked_by=p.actor, revoke_reason=reason)
             tx.add_event(_event(now, p.actor, "agent_certificate.revoke", agent, before, after, reason))
         return after
 
@@ -300,21 +300,6 @@ def _exists(record: CaRecord) -> str:
     )
 
 
-def _agent(tx: CertificateTx, name: str) -> Agent:
-    agent = tx.get_agent(name)
-    if agent is None:
-        raise NotFound(f"no such agent {name!r}", field="name")
-    return agent
-
-
-def _target(agent: Agent) -> AgentTarget:
-    return AgentTarget(owner=agent.owner, status=agent.status.value, name=agent.name)
-
-
-def _fields(cert: AgentCertificate) -> dict[str, Any]:
-    return {f: getattr(cert, f) for f in AgentCertificate.__slots__}
-
-
 def _view(cert: AgentCertificate | None) -> dict[str, Any] | None:
     if cert is None:
         return None
@@ -336,15 +321,5 @@ def _event(
     after: AgentCertificate,
     reason: str = "",
 ) -> ChangeEvent:
-    return ChangeEvent(
-        id=new_id("evt"),
-        at=now,
-        actor=actor,
-        action=action,
-        target_type="agent",
-        target_id=agent.name,
-        before=_view(before),
-        after=_view(after),
-        reason=reason,
-        extra={"serial": after.serial, "thumbprint": after.thumbprint, "owner": agent.owner},
-    )
+    extra = {"serial": after.serial, "thumbprint": after.thumbprint}
+    return agent_event(now, actor, action, agent, _view(before), _view(after), reason=reason, extra=extra)

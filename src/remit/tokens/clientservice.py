@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from remit.admin.access import Act, AdminPrincipal, AgentTarget, authorize
+from remit.admin.access import Act, AdminPrincipal, authorize
 from remit.audit.events import ChangeEvent
 from remit.clock import Clock
-from remit.errors import Conflict, NotFound
-from remit.ids import new_id
+from remit.errors import Conflict
 from remit.registry.models import Agent, AgentStatus
 from remit.registry.service import snapshot
-from remit.store.agentclients import AgentClientStore, AgentClientTx
+from remit.store.agentclients import AgentClientStore
+from remit.tokens.agentcreds import agent_event, agent_named, agent_target
 from remit.tokens.clients import AgentClient
 
 
@@ -30,8 +30,8 @@ class AgentClientService:
     def get(self, p: AdminPrincipal, agent_name: str) -> AgentClient:
         """The agent's client metadata (the defaults when none was ever set)."""
         with self._store.reading() as tx:
-            agent = _agent(tx, agent_name)
-            authorize(p, Act.AGENT_CLIENT_READ, _target(agent))
+            agent = agent_named(tx, agent_name)
+            authorize(p, Act.AGENT_CLIENT_READ, agent_target(agent))
             return tx.get(agent_name) or AgentClient(agent=agent_name)
 
     def update(
@@ -46,8 +46,8 @@ class AgentClientService:
         caller may not see), ``Conflict`` for a retired one. A call that changes nothing records nothing."""
         now = self._clock.now()
         with self._store.changing() as tx:
-            agent = _agent(tx, agent_name)
-            authorize(p, Act.AGENT_CLIENT_UPDATE, _target(agent))
+            agent = agent_named(tx, agent_name)
+            authorize(p, Act.AGENT_CLIENT_UPDATE, agent_target(agent))
             if agent.status is AgentStatus.RETIRED:
                 raise Conflict(f"agent {agent_name!r} is retired and can no longer be changed")
             before = tx.get(agent_name)
@@ -83,27 +83,5 @@ class AgentClientService:
         return client is not None and client.dpop_bound_access_tokens
 
 
-def _agent(tx: AgentClientTx, name: str) -> Agent:
-    agent = tx.get_agent(name)
-    if agent is None:
-        raise NotFound(f"no such agent {name!r}", field="name")
-    return agent
-
-
-def _target(agent: Agent) -> AgentTarget:
-    return AgentTarget(owner=agent.owner, status=agent.status.value, name=agent.name)
-
-
 def _event(now: datetime, actor: str, agent: Agent, before: AgentClient, after: AgentClient) -> ChangeEvent:
-    return ChangeEvent(
-        id=new_id("evt"),
-        at=now,
-        actor=actor,
-        action="agent_client.update",
-        target_type="agent",
-        target_id=agent.name,
-        before=snapshot(before),
-        after=snapshot(after),
-        reason="",
-        extra={"owner": agent.owner},  # the owner finds it in the audit log
-    )
+    return agent_event(now, actor, "agent_client.update", agent, snapshot(before), snapshot(after))

@@ -16,11 +16,11 @@ from remit.admin.access import Act, AdminPrincipal, AgentTarget, authorize, is_a
 from remit.audit.events import ChangeEvent
 from remit.clock import Clock
 from remit.errors import Conflict, NotFound, ValidationError
-from remit.ids import new_id
 from remit.paging import Page, PageRequest
 from remit.registry.models import Agent, AgentStatus, UserStatus
-from remit.store.legacykeys import LegacyKeyStore, LegacyKeyTx
+from remit.store.legacykeys import LegacyKeyStore
 from remit.tokens import legacykeys
+from remit.tokens.agentcreds import agent_event, agent_named, agent_target
 from remit.tokens.errors import InvalidClient
 from remit.tokens.legacykeys import MAX_ACTIVE_KEYS, LegacyApiKey
 
@@ -51,8 +51,8 @@ class LegacyKeyService:
                 f"a legacy API key lives at most {days} days (tokens.legacy_key_max_days)", field="expires_at"
             )
         with self._store.changing() as tx:
-            agent = _agent(tx, agent_name)
-            authorize(p, Act.API_KEY_CREATE, _target(agent))
+            agent = agent_named(tx, agent_name)
+            authorize(p, Act.API_KEY_CREATE, agent_target(agent))
             if agent.status is AgentStatus.RETIRED:
                 raise Conflict(f"agent {agent_name!r} is retired and can no longer be changed")
             if sum(k.revoked_at is None for k in tx.of_agent(agent_name)) >= MAX_ACTIVE_KEYS:
@@ -73,16 +73,16 @@ class LegacyKeyService:
     def list(self, p: AdminPrincipal, agent_name: str) -> tuple[LegacyApiKey, ...]:
         """The agent's keys, revoked and expired ones included, oldest first."""
         with self._store.reading() as tx:
-            agent = _agent(tx, agent_name)
-            authorize(p, Act.API_KEY_READ, _target(agent))
+            agent = agent_named(tx, agent_name)
+            authorize(p, Act.API_KEY_READ, agent_target(agent))
             return tuple(tx.of_agent(agent_name))
 
     def revoke(self, p: AdminPrincipal, agent_name: str, key_id: str) -> LegacyApiKey:
         """Revoke a key: the token endpoint refuses it from now on. Final."""
         now = self._clock.now()
         with self._store.changing() as tx:
-            agent = _agent(tx, agent_name)
-            authorize(p, Act.API_KEY_REVOKE, _target(agent))
+            agent = agent_named(tx, agent_name)
+            authorize(p, Act.API_KEY_REVOKE, agent_target(agent))
             before = tx.get(key_id)
             if before is None or before.agent != agent_name:
                 raise NotFound(f"agent {agent_name!r} has no legacy API key {key_id!r}", field="id")
@@ -152,17 +152,6 @@ class LegacyKeyService:
             self._on_use(result)
 
 
-def _agent(tx: LegacyKeyTx, name: str) -> Agent:
-    agent = tx.get_agent(name)
-    if agent is None:
-        raise NotFound(f"no such agent {name!r}", field="name")
-    return agent
-
-
-def _target(agent: Agent) -> AgentTarget:
-    return AgentTarget(owner=agent.owner, status=agent.status.value, name=agent.name)
-
-
 def public(key: LegacyApiKey) -> dict[str, Any]:
     """What an event may say about a key: never its hash."""
     return {
@@ -179,15 +168,6 @@ def public(key: LegacyApiKey) -> dict[str, Any]:
 def _event(
     now: datetime, actor: str, action: str, agent: Agent, before: LegacyApiKey | None, after: LegacyApiKey
 ) -> ChangeEvent:
-    return ChangeEvent(
-        id=new_id("evt"),
-        at=now,
-        actor=actor,
-        action=action,
-        target_type="agent",
-        target_id=agent.name,
-        before=public(before) if before is not None else None,
-        after=public(after),
-        reason="",
-        extra={"key_id": after.id, "legacy": True, "owner": agent.owner},
-    )
+    before_view = public(before) if before is not None else None
+    extra = {"key_id": after.id, "legacy": True}
+    return agent_event(now, actor, action, agent, before_view, public(after), extra=extra)
