@@ -2,42 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-from remit.audit.events import ChangeEvent
-from remit.registry.models import Agent
-from remit.store.repository import SqlStore, SqlTx
+from remit.store.scoped import ScopedStore, ScopedTx
 from remit.store.tables import AgentClientRow
 from remit.tokens.clients import AgentClient
 
 
-class AgentClientStore:
-    """``agent_clients`` over the registry's ``SqlStore``."""
-
-    def __init__(self, store: SqlStore) -> None:
-        self._store = store
-
-    @contextmanager
-    def reading(self) -> Iterator[AgentClientTx]:
-        with self._store.transaction(readonly=True) as tx:
-            yield AgentClientTx(tx)
-
-    @contextmanager
-    def changing(self) -> Iterator[AgentClientTx]:
-        with self._store.transaction() as tx:
-            yield AgentClientTx(tx)
-
-
-class AgentClientTx:
+class AgentClientTx(ScopedTx):
     """The client metadata queries of one transaction."""
-
-    def __init__(self, tx: SqlTx) -> None:
-        self._tx = tx
-        self._s = tx.s
-
-    def get_agent(self, name: str) -> Agent | None:
-        return self._tx.get_agent(name)
 
     def get(self, agent: str) -> AgentClient | None:
         row = self._s.get(AgentClientRow, agent)
@@ -65,5 +36,8 @@ class AgentClientTx:
         row.updated_by = client.updated_by
         self._s.flush()
 
-    def add_event(self, event: ChangeEvent) -> None:
-        self._tx.add_event(event)
+
+class AgentClientStore(ScopedStore[AgentClientTx]):
+    """``agent_clients`` over the registry's ``SqlStore``."""
+
+    scope = AgentClientTx

@@ -3,65 +3,18 @@ store's transactions."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 
 from sqlalchemy import delete, select
 
-from remit.audit.events import ChangeEvent
-from remit.errors import Conflict, StoreError
-from remit.registry.models import Agent, User
-from remit.store.repository import SqlStore, SqlTx
+from remit.errors import Conflict
+from remit.store.scoped import ScopedStore, ScopedTx
 from remit.store.tables import AgentKeyRow, AssertionJtiRow
 from remit.tokens.agentkeys import AgentKey
 
 
-class AgentKeyStore:
-    """``agent_keys`` and ``assertion_jtis`` over the registry's ``SqlStore``."""
-
-    def __init__(self, store: SqlStore) -> None:
-        self._store = store
-
-    @contextmanager
-    def reading(self) -> Iterator[AgentKeyTx]:
-        with self._store.transaction(readonly=True) as tx:
-            yield AgentKeyTx(tx)
-
-    @contextmanager
-    def changing(self) -> Iterator[AgentKeyTx]:
-        with self._store.transaction() as tx:
-            yield AgentKeyTx(tx)
-
-    def first_use(self, issuer: str, jti: str, expires_at: datetime, now: datetime) -> bool:
-        """Record ``jti`` of ``issuer`` until ``expires_at``; False if it is already recorded (a replay). Prunes the
-        expired entries of this issuer first, so that the table holds only what can still be replayed."""
-        try:
-            with self._store.transaction(uncached=True) as tx:
-                s = tx.s
-                expired = AssertionJtiRow.expires_at <= now
-                s.execute(delete(AssertionJtiRow).where(AssertionJtiRow.issuer == issuer, expired))
-                if s.get(AssertionJtiRow, (issuer, jti)) is not None:
-                    return False
-                s.add(AssertionJtiRow(issuer=issuer, jti=jti, expires_at=expires_at))
-                s.flush()
-        except Conflict:  # another request committed the same jti first
-            return False
-        return True
-
-
-class AgentKeyTx:
+class AgentKeyTx(ScopedTx):
     """The agent key queries of one transaction."""
-
-    def __init__(self, tx: SqlTx) -> None:
-        self._tx = tx
-        self._s = tx.s
-
-    def get_agent(self, name: str) -> Agent | None:
-        return self._tx.get_agent(name)
-
-    def get_user(self, user_id: str) -> User | None:
-        return self._tx.get_user(user_id)
 
     def get(self, kid: str) -> AgentKey | None:
         row = self._s.get(AgentKeyRow, kid)
@@ -87,14 +40,31 @@ class AgentKeyTx:
         self._s.flush()
 
     def revoke(self, kid: str, at: datetime) -> None:
-        row = self._s.get(AgentKeyRow, kid)
-        if row is None:
-            raise StoreError(f"agent key {kid} vanished while it was being revoked")
+        row = self._existing(AgentKeyRow, kid, "agent key", "revoked")
         row.revoked_at = at
         self._s.flush()
 
-    def add_event(self, event: ChangeEvent) -> None:
-        self._tx.add_event(event)
+
+class AgentKeyStore(ScopedStore[AgentKeyTx]):
+    """``agent_keys`` and ``assertion_jtis`` over the registry's ``SqlStore``."""
+
+    scope = AgentKeyTx
+
+    def first_use(self, issuer: str, jti: str, expires_at: datetime, now: datetime) -> bool:
+        """Record ``jti`` of ``issuer`` until ``expires_at``; False if it is already recorded (a replay). Prunes the
+        expired entries of this issuer first, so that the table holds only what can still be replayed."""
+        try:
+            with self._store.transaction(uncached=True) as tx:
+                s = tx.s
+                expired = AssertionJtiRow.expires_at <= now
+                s.execute(delete(AssertionJtiRow).where(AssertionJtiRow.issuer == issuer, expired))
+                if s.get(AssertionJtiRow, (issuer, jti)) is not None:
+                    return False
+                s.add(AssertionJtiRow(issuer=issuer, jti=jti, expires_at=expires_at))
+                s.flush()
+        except Conflict:  # another request committed the same jti first
+            return False
+        return True
 
 
 def _key(row: AgentKeyRow) -> AgentKey:

@@ -9,19 +9,15 @@ the same transaction, and moves the change counter that every server polls.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import or_, select
 
-from remit.audit.events import ChangeEvent
 from remit.errors import StoreError
-from remit.store.policies import CONTROL_ID
-from remit.store.repository import SqlStore, SqlTx
-from remit.store.tables import ControlRow, SigningKeyRow
+from remit.store.scoped import ScopedStore, ScopedTx
+from remit.store.tables import SigningKeyRow
 from remit.tokens.keys import KeyStatus, VerificationKey
 
 
@@ -34,39 +30,8 @@ class StoredKey:
     kek_id: str | None
 
 
-class KeyStore:
-    """``signing_keys`` over the registry's ``SqlStore`` (its error mapping, its local write counter)."""
-
-    def __init__(self, store: SqlStore) -> None:
-        self._store = store
-
-    def local_writes(self) -> int:
-        return self._store.local_writes()
-
-    @contextmanager
-    def reading(self) -> Iterator[KeyTx]:
-        with self._store.transaction(readonly=True) as tx:
-            yield KeyTx(tx)
-
-    @contextmanager
-    def changing(self) -> Iterator[KeyTx]:
-        """A write transaction holding the key-change lock from its first statement."""
-        with self._store.transaction() as tx:
-            keys = KeyTx(tx)
-            keys.lock()
-            yield keys
-
-
-class KeyTx:
+class KeyTx(ScopedTx):
     """The key queries of one transaction."""
-
-    def __init__(self, tx: SqlTx) -> None:
-        self._tx = tx
-        self._s = tx.s
-
-    def lock(self) -> None:
-        self._tx.control()  # the migration seeds the row; this puts it back in a truncated test database
-        self._s.execute(select(ControlRow.id).where(ControlRow.id == CONTROL_ID).with_for_update())
 
     def revision(self) -> int:
         """The store's change counter, as this transaction sees it."""
@@ -96,16 +61,21 @@ class KeyTx:
 
     def retire(self, key: VerificationKey) -> None:
         """Store ``key``'s retirement, and erase its private half."""
-        row = self._s.get(SigningKeyRow, key.kid)
-        if row is None:
-            raise StoreError(f"signing key {key.kid} vanished while it was being retired")
+        row = self._existing(SigningKeyRow, key.kid, "signing key", "retired")
         for name, value in _columns(key).items():
             setattr(row, name, value)
         row.private_enc = None
         self._s.flush()
 
-    def add_event(self, event: ChangeEvent) -> None:
-        self._tx.add_event(event)
+
+class KeyStore(ScopedStore[KeyTx]):
+    """``signing_keys`` over the registry's ``SqlStore`` (its error mapping, its local write counter)."""
+
+    scope = KeyTx
+    locks = True
+
+    def local_writes(self) -> int:
+        return self._store.local_writes()
 
 
 def _newest_first(stored: StoredKey) -> tuple[datetime, bool, datetime]:

@@ -2,69 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 
 from sqlalchemy import or_, select, update
 
-from remit.audit.events import ChangeEvent
 from remit.errors import StoreError
 from remit.paging import Page, PageRequest
-from remit.registry.models import User
-from remit.store.repository import SqlStore, SqlTx
+from remit.store.scoped import ScopedStore, ScopedTx
 from remit.store.tables import RegistrationTokenRow
 from remit.tokens.registrationtokens import RegistrationToken
 
 
-class RegistrationTokenStore:
-    """``registration_tokens`` over the registry's ``SqlStore``."""
-
-    def __init__(self, store: SqlStore) -> None:
-        self._store = store
-
-    @contextmanager
-    def reading(self) -> Iterator[RegistrationTokenTx]:
-        with self._store.transaction(readonly=True) as tx:
-            yield RegistrationTokenTx(tx)
-
-    @contextmanager
-    def changing(self) -> Iterator[RegistrationTokenTx]:
-        with self._store.transaction() as tx:
-            yield RegistrationTokenTx(tx)
-
-    def consume(self, token_id: str, now: datetime) -> bool:
-        """Spend one use, atomically: False if the token is revoked, expired or used up by now (on any server)."""
-        row = RegistrationTokenRow
-        with self._store.transaction(uncached=True) as tx:
-            done = tx.s.execute(
-                update(row)
-                .where(
-                    row.id == token_id,
-                    row.revoked_at.is_(None),
-                    row.expires_at > now,
-                    or_(row.max_uses.is_(None), row.use_count < row.max_uses),
-                )
-                .values(use_count=row.use_count + 1, last_used_at=now)
-            )
-            return bool(getattr(done, "rowcount", 0) == 1)
-
-    def refund(self, token_id: str) -> None:
-        """Give back a use spent on a registration that then failed."""
-        row = RegistrationTokenRow
-        with self._store.transaction(uncached=True) as tx:
-            tx.s.execute(update(row).where(row.id == token_id, row.use_count > 0).values(use_count=row.use_count - 1))
-
-
-class RegistrationTokenTx:
+class RegistrationTokenTx(ScopedTx):
     """The registration token queries of one transaction."""
-
-    def __init__(self, tx: SqlTx) -> None:
-        self._tx = tx
-        self._s = tx.s
-
-    def get_user(self, user_id: str) -> User | None:
-        return self._tx.get_user(user_id)
 
     def get(self, token_id: str) -> RegistrationToken | None:
         row = self._s.get(RegistrationTokenRow, token_id)
@@ -107,8 +57,33 @@ class RegistrationTokenTx:
         row.revoked_at = at
         self._s.flush()
 
-    def add_event(self, event: ChangeEvent) -> None:
-        self._tx.add_event(event)
+
+class RegistrationTokenStore(ScopedStore[RegistrationTokenTx]):
+    """``registration_tokens`` over the registry's ``SqlStore``."""
+
+    scope = RegistrationTokenTx
+
+    def consume(self, token_id: str, now: datetime) -> bool:
+        """Spend one use, atomically: False if the token is revoked, expired or used up by now (on any server)."""
+        row = RegistrationTokenRow
+        with self._store.transaction(uncached=True) as tx:
+            done = tx.s.execute(
+                update(row)
+                .where(
+                    row.id == token_id,
+                    row.revoked_at.is_(None),
+                    row.expires_at > now,
+                    or_(row.max_uses.is_(None), row.use_count < row.max_uses),
+                )
+                .values(use_count=row.use_count + 1, last_used_at=now)
+            )
+            return bool(getattr(done, "rowcount", 0) == 1)
+
+    def refund(self, token_id: str) -> None:
+        """Give back a use spent on a registration that then failed."""
+        row = RegistrationTokenRow
+        with self._store.transaction(uncached=True) as tx:
+            tx.s.execute(update(row).where(row.id == token_id, row.use_count > 0).values(use_count=row.use_count - 1))
 
 
 def _token(row: RegistrationTokenRow) -> RegistrationToken:
