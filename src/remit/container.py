@@ -32,6 +32,7 @@ from remit.store.agentkeys import AgentKeyStore
 from remit.store.audit import AuditStore
 from remit.store.db import make_engine
 from remit.store.legacykeys import LegacyKeyStore
+from remit.store.notify import PgChangeFeed
 from remit.store.registrationtokens import RegistrationTokenStore
 from remit.store.repository import SqlStore
 from remit.store.revocations import RevocationStore
@@ -107,7 +108,11 @@ class Remit:
         if tracing is not None:
             sinks.append(tracing.observe_decision)
         pdp = PolicyEngine(sink=fan_out(*sinks))
-        refresher = PolicyRefresher(policies, pdp, interval=settings.policy_refresh_seconds)
+        # PostgreSQL pushes status changes to every server (LISTEN/NOTIFY); SQLite is one server: its own changes
+        # reach its guard through ``on_guard_change``, the CLI's through the poll
+        feed = PgChangeFeed(engine) if engine.dialect.name == "postgresql" else None
+        refresher = PolicyRefresher(policies, pdp, interval=settings.policy_refresh_seconds, feed=feed)
+        store.on_guard_change(refresher.apply)
         audit_store = AuditStore(engine)
         a = settings.audit
         key = (

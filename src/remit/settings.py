@@ -242,7 +242,8 @@ class Settings(BaseSettings):
     migrate_on_start: bool = True
     """Bring the database schema to the latest version when the server starts."""
     policy_refresh_seconds: float = Field(default=0.25, gt=0, le=60)
-    """How often a server checks the store for policy and registry changes (they apply within this time)."""
+    """How often a server checks the store for policy and registry changes (they apply within this time). Agent and
+    user status changes apply at once on the server that makes them and, on PostgreSQL, on every server notified."""
     key_encryption_key: SecretStr | None = None
     """The key-encryption key (base64url or base64 of 32 random bytes) that encrypts the signing keys' private
     halves in the database; set it from a secret store, the same on every server. Or use ``tokens.kek_file``."""

@@ -9,7 +9,7 @@ import pytest
 from remit.policy.compile import RegistrySnapshot
 from remit.policy.engine import PolicyEngine
 from remit.policy.model import AuthzRequest, DenyCode, Effect, EntityRef, Mode, OnError
-from remit.policy.state import PolicyInputs, compile_state
+from remit.policy.state import CompiledState, GuardChange, PolicyInputs, compile_state
 from remit.registry.models import (
     Agent,
     AgentStatus,
@@ -292,3 +292,58 @@ def test_a_swapped_state_is_used_by_the_next_request() -> None:
     assert engine.evaluate(request).allowed
     engine.swap(_engine('@id("x")\nforbid(principal, action, resource);').state)  # type: ignore[arg-type]
     assert engine.evaluate(request).deny_code is DenyCode.FORBIDDEN
+
+
+# -- status changes before the next compile ------------------------------------------------------------------
+
+ALLOW_ALL = '@id("all")\npermit(principal, action, resource);'
+
+
+def _compiled(revision: int, snapshot: RegistrySnapshot | None = None) -> CompiledState:
+    inputs = PolicyInputs(7, revision, Mode.ENFORCE, OnError.DENY, ALLOW_ALL, snapshot or _snapshot())
+    return compile_state(inputs)
+
+
+def _code(engine: PolicyEngine, agent: str = "summariser") -> DenyCode | None:
+    request = AuthzRequest(EntityRef("Agent", agent), "read", EntityRef("Tool", "helpdesk.list_tickets"))
+    return engine.evaluate(request).deny_code
+
+
+def test_a_status_change_is_in_force_for_the_next_decision_until_a_state_has_it() -> None:
+    engine = PolicyEngine(_compiled(1))
+    assert _code(engine) is None
+    assert engine.apply(GuardChange("agent", "summariser", "suspended", "alice", revision=2))
+    assert _code(engine) is DenyCode.AGENT_INACTIVE
+    engine.swap(_compiled(1))  # compiled before the change: the change stays on top
+    assert _code(engine) is DenyCode.AGENT_INACTIVE
+    engine.swap(_compiled(2, _snapshot(bot=AgentStatus.SUSPENDED)))  # has it: nothing pending any more
+    assert _code(engine) is DenyCode.AGENT_INACTIVE
+    engine.swap(_compiled(3))  # resumed by a later change, learnt by the compile alone
+    assert _code(engine) is None
+
+
+def test_an_older_or_already_compiled_change_is_ignored() -> None:
+    engine = PolicyEngine(_compiled(5))
+    assert not engine.apply(GuardChange("agent", "summariser", "suspended", "alice", revision=5))
+    assert _code(engine) is None
+    assert engine.apply(GuardChange("agent", "summariser", "suspended", "alice", revision=7))
+    assert not engine.apply(GuardChange("agent", "summariser", "active", "alice", revision=6))  # heard late
+    assert _code(engine) is DenyCode.AGENT_INACTIVE
+    assert engine.apply(GuardChange("agent", "summariser", "active", "alice", revision=8))
+    assert _code(engine) is None
+
+
+def test_an_owner_disabled_or_changed_is_checked_at_once() -> None:
+    engine = PolicyEngine(_compiled(1))
+    engine.apply(GuardChange("user", "alice", "disabled", "", revision=2))
+    assert _code(engine) is DenyCode.OWNER_DISABLED
+    engine.apply(GuardChange("agent", "summariser", "active", "bob", revision=3))  # transferred to an active owner
+    assert _code(engine) is None
+
+
+def test_a_change_cannot_let_an_agent_the_state_does_not_know_past_the_guard() -> None:
+    engine = PolicyEngine(_compiled(1))
+    engine.apply(GuardChange("agent", "newcomer", "active", "alice", revision=2))
+    assert _code(engine, "newcomer") is DenyCode.UNREGISTERED_AGENT
+    engine.apply(GuardChange("agent", "newcomer", "suspended", "alice", revision=3))
+    assert _code(engine, "newcomer") is DenyCode.AGENT_INACTIVE

@@ -4,11 +4,15 @@ gateway and token service.
 ``evaluate`` = guard, slice the policies and entities the request can touch, one Cedar call, then fail closed:
 any evaluation error in an applicable policy denies unless the active version says ``on_error = skip``. In
 log-only mode the caller is told allow for policy denials; guard denials and engine failures still deny.
+
+The guard reads the compiled state's view of agents and users with, on top, the status changes committed since
+that state was compiled (``apply``): a suspension is in force on the very next decision, not at the next compile.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from time import perf_counter
 from typing import Any
@@ -16,7 +20,7 @@ from typing import Any
 from remit.ids import new_id
 from remit.policy import cedar, guard
 from remit.policy.model import AuthzRequest, Decision, DenyCode, Effect, EntityRef, Mode, OnError
-from remit.policy.state import CompiledState, refs_in
+from remit.policy.state import CompiledState, GuardChange, GuardInfo, refs_in
 from remit.policy.values import LONG_MAX, LONG_MIN, to_cedar
 
 log = logging.getLogger(__name__)
@@ -28,35 +32,73 @@ def _discard(_request: AuthzRequest, _decision: Decision) -> None:
     return None
 
 
+_NOBODY = GuardInfo(agents={}, users={})
+
+
 class PolicyEngine:
-    """Evaluates against the current ``CompiledState``; ``swap`` replaces it atomically."""
+    """Evaluates against the current ``CompiledState``; ``swap`` replaces it atomically, ``apply`` puts a status
+    change in front of it at once.
+
+    A decision reads one tuple, (state, guard): the guard is the state's own with the pending changes applied, built
+    copy-on-write by a writer and swapped in whole, so the decision path takes no lock and reads no database.
+    """
 
     def __init__(self, state: CompiledState | None = None, *, sink: DecisionSink = _discard) -> None:
-        self._state = state
+        self._current: tuple[CompiledState | None, GuardInfo] = (state, state.guard if state else _NOBODY)
         self._sink = sink
+        self._lock = threading.Lock()  #: writers only
+        #: status changes newer than the state, by (kind, id): applied over each state swapped in until one has them
+        self._pending: dict[tuple[str, str], GuardChange] = {}
 
     @property
     def state(self) -> CompiledState | None:
-        return self._state
+        return self._current[0]
+
+    @property
+    def guard(self) -> GuardInfo:
+        """What the guard decides on: the state's agents and users with the pending status changes applied."""
+        return self._current[1]
 
     def swap(self, state: CompiledState) -> None:
-        self._state = state
+        with self._lock:
+            self._pending = {k: c for k, c in self._pending.items() if c.revision > state.revision}
+            guard_info = state.guard
+            for change in self._pending.values():
+                guard_info = guard_info.changed(change)
+            self._current = (state, guard_info)
+
+    def apply(self, change: GuardChange) -> bool:
+        """Put a committed status change in force for the next decision; whether it was news (not already compiled
+        in, nor older than a change already applied to the same agent or user)."""
+        key = (change.kind, change.id)
+        with self._lock:
+            state, guard_info = self._current
+            known = self._pending.get(key)
+            if (state is not None and change.revision <= state.revision) or (
+                known is not None and change.revision < known.revision
+            ):
+                return False
+            self._pending[key] = change
+            self._current = (state, guard_info.changed(change))
+            return True
 
     def evaluate(self, request: AuthzRequest) -> Decision:
         started = perf_counter()
-        state = self._state
+        state, guard_info = self._current
         try:
-            decision = self._decide(request, state, started)
+            decision = self._decide(request, state, guard_info, started)
         except Exception:  # fail closed: whatever went wrong, the answer is deny
             log.exception("policy engine failed")
             decision = _deny(state, started, DenyCode.ENGINE_ERROR, "the policy engine failed; denied")
         self._sink(request, decision)
         return decision
 
-    def _decide(self, request: AuthzRequest, state: CompiledState | None, started: float) -> Decision:
+    def _decide(
+        self, request: AuthzRequest, state: CompiledState | None, guard_info: GuardInfo, started: float
+    ) -> Decision:
         if state is None or len(state.index) == 0:
             return _deny(state, started, DenyCode.NO_POLICIES, "no policies are loaded; everything is denied")
-        blocked = guard.check(request.principal, state.guard)
+        blocked = guard.check(request.principal, guard_info)
         if blocked is not None:
             return _deny(state, started, blocked[0], blocked[1])
         principal, resource = request.principal, request.resource

@@ -13,6 +13,7 @@ from typing import Protocol
 from remit.paging import Page, PageRequest
 from remit.policy.compile import RegistrySnapshot
 from remit.policy.model import Mode
+from remit.policy.state import GuardChange
 from remit.policy.versions import Control, EntitySet, PolicyVersion
 from remit.registry.ports import RegistryTx
 
@@ -39,3 +40,15 @@ class PolicyTx(RegistryTx, Protocol):
 class PolicyStore(Protocol):
     def transaction(self, *, readonly: bool = False) -> AbstractContextManager[PolicyTx]: ...
     def local_writes(self) -> int: ...
+
+
+class ChangeFeed(Protocol):
+    """Status changes other servers commit, pushed by the store (PostgreSQL ``LISTEN``). Adapter:
+    ``remit.store.notify.PgChangeFeed``."""
+
+    def wait(self, timeout: float) -> list[GuardChange] | None:
+        """The changes heard within ``timeout`` seconds, returning at the first ([] if none came); None at once when
+        not listening (the connection is down and not back yet), so that the caller polls instead."""
+        ...
+
+    def close(self) -> None: ...

@@ -40,9 +40,34 @@ class PolicyInputs:
 
 
 @dataclass(frozen=True, slots=True)
+class GuardChange:
+    """An agent's or a user's status (and an agent's owner) as committed, for the guard to apply before the next
+    compile: the store hands it to this process after the commit and, on PostgreSQL, to every other server."""
+
+    kind: str  #: ``agent`` or ``user``
+    id: str  #: the agent's name or the user's id
+    status: str
+    owner: str  #: the agent's owner; ``""`` for a user
+    revision: int  #: the store's change counter the value was read at: a state compiled at it already has it
+
+
+@dataclass(frozen=True, slots=True)
 class GuardInfo:
     agents: dict[str, tuple[str, str]]  #: name -> (status, owner)
     users: dict[str, str]  #: id -> status
+
+    def changed(self, change: GuardChange) -> GuardInfo:
+        """A copy with ``change`` applied; the dictionary it does not touch is shared (both are never mutated).
+
+        An agent this state does not know stays unknown unless the change denies it: its entity is not compiled yet,
+        and letting it past the guard before it is would evaluate policies against an agent without attributes."""
+        if change.kind == "agent":
+            if change.id not in self.agents and change.status == "active":
+                return self
+            return GuardInfo(agents={**self.agents, change.id: (change.status, change.owner)}, users=self.users)
+        if change.kind == "user":
+            return GuardInfo(agents=self.agents, users={**self.users, change.id: change.status})
+        raise ValueError(f"unknown guard change kind {change.kind!r}")
 
 
 @dataclass

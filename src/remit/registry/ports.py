@@ -96,6 +96,12 @@ class RegistryTx(Protocol):
 
     # events
     def add_event(self, event: ChangeEvent) -> None: ...
+    def announce(self, kind: str, id_: str) -> None:
+        """The status (or an agent's owner) of the ``agent`` or ``user`` ``id_`` changed: once this transaction commits,
+        the policy guard of this process, and of every server of the store that can be told, has it for its next
+        decision."""
+        ...
+
     def list_events(self, where: EventFilter, page: PageRequest) -> Page[ChangeEvent]: ...
 
     # admin tokens

@@ -234,6 +234,8 @@ class RegistryService:
             after = replace(after, updated_at=self._clock.now())
             tx.update_agent(after)
             self._record(tx, p, "agent.update", "agent", name, before, after)
+            if after.owner != before.owner:  # the guard checks the new owner's status from the next decision
+                tx.announce("agent", name)
             return after
 
     def change_agent_status(self, p: AdminPrincipal, name: str, verb: AgentAction, reason: str) -> Agent:
@@ -250,6 +252,7 @@ class RegistryService:
             after = transition(before, verb, reason, self._clock.now())
             tx.update_agent(after)
             self._record(tx, p, f"agent.{verb.value}", "agent", name, before, after, reason=reason.strip())
+            tx.announce("agent", name)  # in force for the policy guard on the next decision, not the next compile
             return after
 
     # users ----------------------------------------------------------------------------------------------
@@ -317,6 +320,8 @@ class RegistryService:
             after = replace(after, updated_at=self._clock.now())
             tx.update_user(after)
             self._record(tx, p, "user.update", "user", user_id, before, after)
+            if after.status != before.status:  # in force for the policy guard on the next decision
+                tx.announce("user", user_id)
             return after
 
     # roles ----------------------------------------------------------------------------------------------

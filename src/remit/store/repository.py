@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -18,6 +18,7 @@ from remit.audit.events import ChangeEvent
 from remit.audit.record import change_record
 from remit.errors import Conflict, RemitError, StoreError, ValidationError
 from remit.paging import Page, PageRequest
+from remit.policy.state import GuardChange
 from remit.registry.models import (
     Agent,
     AgentStatus,
@@ -32,6 +33,7 @@ from remit.registry.models import (
     UserStatus,
 )
 from remit.registry.ports import AgentFilter, EventFilter, ResourceFilter, RoleFilter, UserFilter
+from remit.store import notify
 from remit.store.audit import append_in
 from remit.store.db import READONLY
 from remit.store.policies import PolicyQueries
@@ -62,9 +64,16 @@ class SqlStore:
         )
         self._writes = 0
         self._lock = threading.Lock()
+        self._postgres = engine.dialect.name == "postgresql"
+        self._on_guard_change: list[Callable[[GuardChange], None]] = []
 
     def local_writes(self) -> int:
         return self._writes
+
+    def on_guard_change(self, callback: Callable[[GuardChange], None]) -> None:
+        """Call ``callback`` with each status change this process commits (``announce``), after the commit and
+        before ``transaction`` returns."""
+        self._on_guard_change.append(callback)
 
     @contextmanager
     def transaction(self, *, readonly: bool = False, uncached: bool = False) -> Iterator[SqlTx]:
@@ -72,9 +81,17 @@ class SqlStore:
         ``uncached`` ones write only what no cache holds (the replay guard's ``jti`` rows): they leave
         ``local_writes`` alone, so that they do not make every cache of this process reload."""
         sessions = self._read_sessions if readonly else self._sessions
+        changes: list[GuardChange] = []
         try:
             with sessions() as session, session.begin():
-                yield SqlTx(session)
+                tx = SqlTx(session)
+                yield tx
+                for kind, id_ in dict.fromkeys(tx.announced):
+                    change = notify.read_change(session, kind, id_)
+                    if change is not None:
+                        changes.append(change)
+                        if self._postgres:
+                            notify.send(session, kind, id_)
             if not readonly and not uncached:
                 with self._lock:
                     self._writes += 1
@@ -89,6 +106,12 @@ class SqlStore:
         except SQLAlchemyError as exc:
             log.exception("database error")
             raise StoreError() from exc
+        for change in changes:
+            for callback in self._on_guard_change:
+                try:
+                    callback(change)
+                except Exception:  # committed: the next compile has the change, only later
+                    log.exception("applying a status change to the policy guard failed")
 
 
 class SqlTx(PolicyQueries):
@@ -96,6 +119,8 @@ class SqlTx(PolicyQueries):
 
     def __init__(self, session: Session) -> None:
         self.s = session
+        #: (kind, id) of the agents and users whose status changed, for ``SqlStore`` to tell the guard after the commit
+        self.announced: list[tuple[str, str]] = []
 
     # -- agents -------------------------------------------------------------------------------------------
 
@@ -328,6 +353,11 @@ class SqlTx(PolicyQueries):
             )
         )
         self.s.flush()
+
+    def announce(self, kind: str, id_: str) -> None:
+        if kind not in notify.KINDS:
+            raise ValueError(f"unknown guard change kind {kind!r}")
+        self.announced.append((kind, id_))
 
     def list_events(self, where: EventFilter, page: PageRequest) -> Page[ChangeEvent]:
         """Newest first."""
