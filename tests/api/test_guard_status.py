@@ -52,7 +52,8 @@ def slow(tmp_path: Path, database_url: str, clock: FrozenClock) -> Iterator[Remi
 
 
 def _estate(remit: Remit) -> None:
-    """alice owns the agent bot; bob is another user; one MCP server; a policy allowing everything (only the guard says no)."""
+    """alice owns the agent bot; bob is another user; one MCP server; a policy allowing everything (only the guard
+    says no)."""
     remit.registry.create_user(ADMIN, UserDraft(id="alice", email="alice@example.org"))
     remit.registry.create_user(ADMIN, UserDraft(id="bob", email="bob@example.org"))
     remit.registry.create_agent(ADMIN, AgentDraft(name="bot", owner="alice"))
