@@ -172,6 +172,8 @@ class Remit:
         revocations = RevocationStore(store)
         revocation_set = RevocationSet(revocations, clock, interval=settings.policy_refresh_seconds)
         revocations.observe(revocation_set.noted)  # a revocation made here applies here at once
+        if feed is not None:  # one made on another server, as soon as its notification arrives
+            feed.on_revocation = revocation_set.invalidate
         # a trusted provider's jwks_uri is the administrator's choice: a private address is fine, http only on loopback
         provider_fetch = FetchPolicy(allow_loopback=t.jwks_uri_allow_loopback, allow_private=True)
         token_exchange = TokenExchange(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -12,8 +13,10 @@ from remit.clock import FrozenClock
 from remit.container import Remit
 from remit.errors import StoreError
 from remit.settings import Settings
+from remit.store.notify import PgChangeFeed
 from remit.store.revocations import RevocationStore
 from remit.tokens.revocationset import RevocationSet
+from tests.api.test_guard_status import POSTGRES_ONLY, SLOW_POLL, WAIT, _app
 
 
 class Ticker:
@@ -108,3 +111,21 @@ def test_the_in_memory_verifier_refuses_a_token_revoked_here_at_once(remit: Remi
     refused(verifier, token, "revoked")  # the cached token too, with no store read on the way
     with pytest.raises(ValueError, match="'store' or 'memory'"):
         remit.token_verifier(AUDIENCE, revocations="sometimes")
+
+
+@POSTGRES_ONLY
+def test_another_servers_revocation_is_pushed(tmp_path: Path, database_url: str, clock: FrozenClock) -> None:
+    """Both servers poll only every minute: only the notification can bring the revocation across in time."""
+    a = _app(tmp_path, database_url, clock, poll=SLOW_POLL, name="a")
+    b = _app(tmp_path, database_url, clock, poll=SLOW_POLL, name="b")
+    try:
+        b.refresher.start()
+        feed = b.refresher.feed
+        assert isinstance(feed, PgChangeFeed) and feed.wait_listening(WAIT) is not None
+        assert not b.revocation_set.is_revoked("at_1")  # read once: the next read is a minute away
+        revoke(a, "at_1", clock)
+        assert b.revocation_set.invalidated.wait(WAIT)
+        assert b.revocation_set.is_revoked("at_1")
+    finally:
+        b.close()
+        a.close()

@@ -12,6 +12,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -26,6 +27,8 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "remit_guard"
 KINDS = ("agent", "user")
+#: a token was revoked: listeners re-read ``revoked_tokens`` (the payload names no token)
+REVOCATION = "revocation"
 MAX_ID = 256  #: longer ids are not ours: such a payload is ignored
 
 
@@ -50,6 +53,11 @@ def send(session: Session, kind: str, id_: str) -> None:
     session.execute(select(func.pg_notify(CHANNEL, payload)))
 
 
+def send_revocation(session: Session) -> None:
+    """Queue "a token was revoked" in this transaction, delivered on commit."""
+    send(session, REVOCATION, "*")
+
+
 def parse(payload: str) -> tuple[str, str] | None:
     """(kind, id) from a payload, or None for anything this module does not send."""
     try:
@@ -59,7 +67,7 @@ def parse(payload: str) -> tuple[str, str] | None:
     if not isinstance(body, dict):
         return None
     kind, id_ = body.get("kind"), body.get("id")
-    if kind not in KINDS or not isinstance(id_, str) or not 0 < len(id_) <= MAX_ID:
+    if kind not in (*KINDS, REVOCATION) or not isinstance(id_, str) or not 0 < len(id_) <= MAX_ID:
         return None
     return str(kind), id_
 
@@ -77,6 +85,8 @@ class PgChangeFeed:
         self._conn: psycopg.Connection[Any] | None = None
         self._next_try = 0.0
         self._listening = threading.Condition()
+        #: called (on the listening thread) when another server revoked a token: a ``RevocationSet.invalidate``
+        self.on_revocation: Callable[[], None] | None = None
         #: the server process id of the listening connection while it listens
         self.backend_pid: int | None = None
 
@@ -94,6 +104,10 @@ class PgChangeFeed:
             log.warning("the policy change listener lost its connection (%s); polling until it is back", exc)
             self._drop()
             return None
+        revoked = (REVOCATION, "*") in heard
+        heard.pop((REVOCATION, "*"), None)
+        if revoked and self.on_revocation is not None:
+            self.on_revocation()
         if not heard:
             return []
         changes: list[GuardChange] = []
@@ -119,7 +133,7 @@ class PgChangeFeed:
         if parsed is None:
             log.warning("ignored a notification on %s that Remit does not send", CHANNEL)
             return
-        heard[parsed] = None
+        heard[(REVOCATION, "*") if parsed[0] == REVOCATION else parsed] = None
 
     def _connection(self) -> psycopg.Connection[Any] | None:
         if self._conn is not None:

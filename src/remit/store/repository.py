@@ -67,6 +67,11 @@ class SqlStore:
         self._postgres = engine.dialect.name == "postgresql"
         self._on_guard_change: list[Callable[[GuardChange], None]] = []
 
+    @property
+    def postgres(self) -> bool:
+        """Whether the store is PostgreSQL (several servers may share it; changes are pushed with ``NOTIFY``)."""
+        return self._postgres
+
     def local_writes(self) -> int:
         return self._writes
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 
 from remit.errors import Conflict
+from remit.store import notify
 from remit.store.repository import SqlStore
 from remit.store.tables import RevokedTokenRow
 
@@ -36,6 +37,8 @@ class RevocationStore:
                     return False
                 s.add(RevokedTokenRow(jti=jti, client_id=client_id, expires_at=expires_at, revoked_at=now))
                 s.flush()
+                if self._store.postgres:  # every other server's RevocationSet re-reads the list at once
+                    notify.send_revocation(s)
         except Conflict:  # another request revoked it first
             return False
         for observer in self._observers:

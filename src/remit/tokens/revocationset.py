@@ -7,7 +7,8 @@ trades that for a bounded delay: it holds the unexpired revoked ``jti`` values, 
 revocations change, which it checks at most every ``interval`` seconds (one small read). So:
 
 * a revocation made through this process (``noted``) applies here on the very next request;
-* one made on another server, or by the CLI, applies here within ``interval`` (default 0.25 s);
+* one made on another server of a PostgreSQL store applies here as soon as its ``NOTIFY`` arrives (``invalidate``);
+  one made by the CLI, or while the notification listener is down, within ``interval`` (default 0.25 s);
 * if the store cannot be read, the set it holds is used for two intervals more; after that every check raises
   ``StoreError`` (the caller answers 503): it fails closed rather than trust an old set.
 """
@@ -50,13 +51,21 @@ class RevocationSet:
         self._marker: object = None
         self._checked: float | None = None  #: when the store was last read successfully (monotonic)
         self._tried = float("-inf")  #: when it was last tried
+        self._dirty = False  #: another server revoked a token: read the store at the next check
+        #: set each time another server's revocation is pushed (tests wait on it)
+        self.invalidated = threading.Event()
 
     def is_revoked(self, jti: str) -> bool:
         now = self._monotonic()
         checked = self._checked
-        if checked is None or now - checked >= self._interval:
+        if self._dirty or checked is None or now - checked >= self._interval:
             self._sync(now)
         return jti in self._jtis
+
+    def invalidate(self) -> None:
+        """Another server revoked a token (a pushed notification): the next check reads the store."""
+        self._dirty = True
+        self.invalidated.set()
 
     def noted(self, jti: str) -> None:
         """A revocation this process just made: it applies here at once, before the next read of the store."""
@@ -65,18 +74,19 @@ class RevocationSet:
 
     def _sync(self, now: float) -> None:
         with self._lock:
-            if self._checked is not None and now - self._checked < self._interval:
+            if not self._dirty and self._checked is not None and now - self._checked < self._interval:
                 return  # another thread read it meanwhile
-            if now - self._tried >= self._interval / 4 or self._checked is None:
+            if self._dirty or self._checked is None or now - self._tried >= self._interval / 4:
                 self._tried = now
+                dirty, self._dirty = self._dirty, False
                 try:
                     marker = self._store.marker()
-                    if marker != self._marker or self._checked is None:
+                    if dirty or marker != self._marker or self._checked is None:
                         self._jtis = self._store.active(self._clock.now())
                         self._marker = marker
                     self._checked = now
                     return
                 except StoreError:
-                    pass
+                    self._dirty = self._dirty or dirty  # still to be read once the store answers
             if self._checked is None or now - self._checked >= 3 * self._interval:
                 raise StoreError("the revoked tokens cannot be read; refusing rather than trusting an old list")
