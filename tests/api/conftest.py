@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import httpx
 import pytest
-import uvicorn
 
 from remit.admin.access import AdminPrincipal, AdminRole
 from remit.api.app import create_app
 from remit.container import Remit
 from remit.registry.service import UserDraft
+from tests.servers import uvicorn_serving
 
 
 @dataclass
@@ -38,25 +37,9 @@ def live(remit: Remit) -> Iterator[LiveServer]:
 @contextmanager
 def serve(remit: Remit) -> Iterator[LiveServer]:
     """Serve ``remit`` until the block ends (the ``live`` fixture; longer-lived servers use it directly)."""
-    app = create_app(remit.settings, remit=remit)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    started = threading.Event()
-    for _ in range(500):  # bounded wait for the socket, not a timing assertion
-        if server.started:
-            started.set()
-            break
-        thread.join(0.01)
-    assert started.is_set(), "server did not start"
-    port = server.servers[0].sockets[0].getsockname()[1]
-    _, secret = remit.admin_tokens.bootstrap("test:setup")
-    try:
+    with uvicorn_serving(create_app(remit.settings, remit=remit), lifespan="on") as port:
+        _, secret = remit.admin_tokens.bootstrap("test:setup")
         yield LiveServer(url=f"http://127.0.0.1:{port}", remit=remit, admin_token=secret)
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 @pytest.fixture

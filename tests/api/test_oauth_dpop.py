@@ -4,14 +4,12 @@ binding (§6.2)."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -30,6 +28,7 @@ from remit.tokens.verify import KeySet, VerifyPolicy, verify_jwt
 from tests.api.conftest import LiveServer, TokenFactory, serve
 from tests.api.test_oauth_legacy_keys import api_key, grant
 from tests.api.test_oauth_token import ADMIN, RESOURCE, agent_key, client, form, refused
+from tests.servers import uvicorn_serving
 
 __all__ = ["agent_key", "api_key", "client"]  # fixtures re-used from the token endpoint's tests
 
@@ -295,19 +294,8 @@ def resource_server(remit: Remit) -> Iterator[str]:
         return JSONResponse({"sub": token.subject})
 
     app = Starlette(routes=[Route("/tickets", tickets, methods=["GET"])])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(500):  # bounded wait for the socket, not a timing assertion
-        if server.started:
-            break
-        thread.join(0.01)
-    assert server.started, "resource server did not start"
-    try:
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with uvicorn_serving(app, "resource server") as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def test_a_resource_server_over_http_answers_with_the_dpop_challenge(

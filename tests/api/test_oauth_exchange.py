@@ -5,11 +5,10 @@ re-targeting to one audience; every narrowing rule and every refusal, on SQLite 
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -29,6 +28,7 @@ from remit.tokens.dpop import sign_proof
 from remit.tokens.endpoint import ASSERTION_TYPE
 from remit.tokens.exchange import ACCESS_TOKEN_TYPE, GRANT_TYPE, JWT_TOKEN_TYPE
 from tests.api.conftest import LiveServer
+from tests.servers import http_serving
 
 ADMIN = AdminPrincipal(actor="test:setup", role=AdminRole.ADMIN)
 IDP = "https://login.example.org"
@@ -80,15 +80,8 @@ class Published(BaseHTTPRequestHandler):
 @pytest.fixture
 def idp2() -> Iterator[str]:
     Published.keys, Published.fetched = [jose.SigningKey.generate("EdDSA", kid="idp2-1")], 0
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Published)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/jwks"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with http_serving(Published) as url:
+        yield f"{url}/jwks"
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import ssl
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +14,6 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-import uvicorn
 
 from remit.admin.access import AdminPrincipal, AdminRole
 from remit.api.app import create_app
@@ -31,6 +29,7 @@ from remit.tokens.certificates import AgentCertificate
 from remit.tokens.endpoint import ASSERTION_TYPE
 from remit.tokens.errors import InvalidToken
 from remit.tokens.verify import Binding
+from tests.servers import uvicorn_serving
 from tests.tokens.certs import agent_key, csr_pem, key_pem, server_certificate
 
 ADMIN = AdminPrincipal(actor="test:setup", role=AdminRole.ADMIN)
@@ -104,22 +103,8 @@ def agents(remit: Remit, tmp_path: Path) -> Agents:
 @contextmanager
 def running(remit: Remit, options: dict[str, Any]) -> Iterator[int]:
     """uvicorn serving ``create_app`` on an ephemeral loopback port with ``options``; yields the port."""
-    config = uvicorn.Config(
-        create_app(remit.settings, remit=remit), host="127.0.0.1", port=0, log_level="warning", **options
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(500):  # bounded wait for the socket, not a timing assertion
-        if server.started:
-            break
-        thread.join(0.01)
-    assert server.started, "server did not start"
-    try:
-        yield server.servers[0].sockets[0].getsockname()[1]
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with uvicorn_serving(create_app(remit.settings, remit=remit), **options) as port:
+        yield port
 
 
 class Tls:

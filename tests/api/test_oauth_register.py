@@ -4,11 +4,10 @@ which then gets tokens with ``private_key_jwt``; every refusal is an RFC 7591 §
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from remit.tokens import jose
 from remit.tokens.endpoint import ASSERTION_TYPE
 from tests.api.conftest import LiveServer, TokenFactory
 from tests.api.test_oauth_token import ADMIN
+from tests.servers import http_serving
 
 RESOURCE = "https://mcp.example.org/helpdesk"
 POLICY = """@id("registered-reads-tickets")
@@ -174,15 +174,8 @@ class _Jwks(BaseHTTPRequestHandler):
 @pytest.fixture
 def jwks_server() -> Iterator[tuple[str, type[_Jwks]]]:
     handler = type("Jwks", (_Jwks,), {})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", handler
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with http_serving(handler) as url:
+        yield url, handler
 
 
 @pytest.mark.usefixtures("estate")

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from remit.net.http import FetchError, FetchPolicy, fetch_json
+from tests.servers import http_serving
 
 LOOPBACK = FetchPolicy(allow_loopback=True)
 
@@ -47,16 +48,11 @@ class _Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def origin() -> Iterator[str]:
     _Handler.release = threading.Event()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        _Handler.release.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with http_serving(_Handler) as url:
+        try:
+            yield url
+        finally:
+            _Handler.release.set()  # before the server stops: a handler still waiting returns
 
 
 def refusal(url: str, policy: FetchPolicy = LOOPBACK) -> str:

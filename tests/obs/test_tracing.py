@@ -3,9 +3,8 @@ route's, nothing when tracing is off; and spans really leaving over OTLP/HTTP.""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
@@ -21,6 +20,7 @@ from remit.obs.tracing import EVALUATE, Tracing
 from remit.settings import ObservabilitySettings, Settings, load_settings
 from tests.api.conftest import LiveServer, serve
 from tests.obs.conftest import ask, estate
+from tests.servers import http_serving
 
 EVALUATION = "/access/v1/evaluation"
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -200,15 +200,8 @@ class _Collector(BaseHTTPRequestHandler):
 def collector() -> Iterator[tuple[str, list[tuple[str, str, bytes]]]]:
     received: list[tuple[str, str, bytes]] = []
     handler = type("Handler", (_Collector,), {"received": received})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1/traces", received
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with http_serving(handler) as url:
+        yield f"{url}/v1/traces", received
 
 
 def test_spans_reach_an_otlp_collector(
