@@ -12,20 +12,12 @@ from remit.clock import FrozenClock
 from remit.container import Remit
 from remit.errors import Conflict, Forbidden, NotFound
 from remit.paging import PageRequest
-from remit.registry import AgentAction, AgentDraft, UserDraft
+from remit.registry import AgentAction
 from remit.registry.ports import EventFilter
 from remit.store.audit import AuditFilter
 from remit.tokens.clients import AgentClient
 from tests.conftest import OwnerFactory
-from tests.tokens.test_agent_keys import raised
-
-
-@pytest.fixture
-def agents(remit: Remit, admin: AdminPrincipal) -> None:
-    for user in ("alice", "bob"):
-        remit.registry.create_user(admin, UserDraft(id=user, email=f"{user}@example.org"))
-    remit.registry.create_agent(admin, AgentDraft(name="helpdesk", owner="alice"))
-    remit.registry.create_agent(admin, AgentDraft(name="billing", owner="bob"))
+from tests.tokens.conftest import raised
 
 
 @pytest.mark.usefixtures("agents")

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -14,24 +13,15 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from remit.admin.access import AdminPrincipal
 from remit.clock import FrozenClock
 from remit.container import Remit
-from remit.errors import Conflict, Forbidden, NotFound, RemitError
+from remit.errors import Conflict, Forbidden, NotFound
 from remit.paging import PageRequest
-from remit.registry import AgentAction, AgentDraft, UserDraft
+from remit.registry import AgentAction
 from remit.registry.ports import EventFilter
 from remit.tokens import jose
 from remit.tokens.agentkeys import MAX_ACTIVE_KEYS
 from remit.tokens.errors import InvalidKey
 from tests.conftest import OwnerFactory
-
-E = TypeVar("E", bound=RemitError)
-
-
-def raised(kind: type[E], call: Callable[[], object]) -> E:
-    try:
-        call()
-    except kind as exc:
-        return exc
-    raise AssertionError(f"{kind.__name__} not raised")
+from tests.tokens.conftest import raised
 
 
 def public_jwk(alg: str = "EdDSA") -> dict[str, Any]:
@@ -45,14 +35,6 @@ def p384_jwk() -> dict[str, Any]:
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
     return jose.PublicKey.from_pem(pem).to_jwk()
-
-
-@pytest.fixture
-def agents(remit: Remit, admin: AdminPrincipal) -> None:
-    for user in ("alice", "bob"):
-        remit.registry.create_user(admin, UserDraft(id=user, email=f"{user}@example.org"))
-    remit.registry.create_agent(admin, AgentDraft(name="helpdesk", owner="alice"))
-    remit.registry.create_agent(admin, AgentDraft(name="billing", owner="bob"))
 
 
 @pytest.mark.usefixtures("agents")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
-from typing import TypeVar
 
 import pytest
 from cryptography import x509
@@ -13,9 +11,9 @@ from sqlalchemy import select
 from remit.admin.access import AdminPrincipal
 from remit.clock import FrozenClock
 from remit.container import Remit
-from remit.errors import Conflict, Forbidden, NotFound, RemitError, ValidationError
+from remit.errors import Conflict, Forbidden, NotFound, ValidationError
 from remit.paging import PageRequest
-from remit.registry import AgentAction, AgentDraft, UserDraft
+from remit.registry import AgentAction
 from remit.registry.models import UserStatus
 from remit.registry.ports import EventFilter
 from remit.registry.service import UserChanges
@@ -24,24 +22,7 @@ from remit.tokens.ca import CertificateAuthority, InvalidCsr, certificate_der, p
 from remit.tokens.errors import InvalidClient
 from tests.conftest import OwnerFactory
 from tests.tokens.certs import agent_key, csr_pem
-
-E = TypeVar("E", bound=RemitError)
-
-
-def raised(kind: type[E], call: Callable[[], object]) -> E:
-    try:
-        call()
-    except kind as exc:
-        return exc
-    raise AssertionError(f"{kind.__name__} not raised")
-
-
-@pytest.fixture
-def agents(remit: Remit, admin: AdminPrincipal) -> None:
-    for user in ("alice", "bob"):
-        remit.registry.create_user(admin, UserDraft(id=user, email=f"{user}@example.org"))
-    remit.registry.create_agent(admin, AgentDraft(name="helpdesk", owner="alice"))
-    remit.registry.create_agent(admin, AgentDraft(name="billing", owner="bob"))
+from tests.tokens.conftest import raised
 
 
 @pytest.fixture

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
-from typing import TypeVar
 
 import pytest
 from sqlalchemy import text
@@ -12,9 +10,9 @@ from sqlalchemy import text
 from remit.admin.access import AdminPrincipal, AdminRole
 from remit.clock import FrozenClock
 from remit.container import Remit
-from remit.errors import Conflict, Forbidden, NotFound, RemitError, ValidationError
+from remit.errors import Conflict, Forbidden, NotFound, ValidationError
 from remit.paging import PageRequest
-from remit.registry import AgentAction, AgentDraft, UserDraft
+from remit.registry import AgentAction
 from remit.registry.models import UserStatus
 from remit.registry.ports import EventFilter
 from remit.registry.service import UserChanges
@@ -22,25 +20,9 @@ from remit.tokens import legacykeys
 from remit.tokens.errors import InvalidClient
 from remit.tokens.legacykeys import MAX_ACTIVE_KEYS
 from tests.conftest import OwnerFactory
+from tests.tokens.conftest import raised
 
-E = TypeVar("E", bound=RemitError)
 DAYS_30 = timedelta(days=30)
-
-
-def raised(kind: type[E], call: Callable[[], object]) -> E:
-    try:
-        call()
-    except kind as exc:
-        return exc
-    raise AssertionError(f"{kind.__name__} not raised")
-
-
-@pytest.fixture
-def agents(remit: Remit, admin: AdminPrincipal) -> None:
-    for user in ("alice", "bob"):
-        remit.registry.create_user(admin, UserDraft(id=user, email=f"{user}@example.org"))
-    remit.registry.create_agent(admin, AgentDraft(name="helpdesk", owner="alice"))
-    remit.registry.create_agent(admin, AgentDraft(name="billing", owner="bob"))
 
 
 @pytest.mark.usefixtures("agents")
