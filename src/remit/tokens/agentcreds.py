@@ -8,11 +8,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
-from remit.admin.access import AgentTarget
+from remit.admin.access import Act, AdminPrincipal, AgentTarget, authorize
 from remit.audit.events import ChangeEvent
-from remit.errors import NotFound
+from remit.errors import Conflict, NotFound
 from remit.ids import new_id
-from remit.registry.models import Agent
+from remit.registry.models import Agent, AgentStatus
 
 
 class AgentTx(Protocol):
@@ -21,11 +21,21 @@ class AgentTx(Protocol):
     def get_agent(self, name: str) -> Agent | None: ...
 
 
-def agent_named(tx: AgentTx, name: str) -> Agent:
-    """The agent ``name``; ``NotFound`` naming the ``name`` field when there is none."""
+def authorized_agent(tx: AgentTx, p: AdminPrincipal, act: Act, name: str) -> Agent:
+    """The agent ``name``, once ``p`` is authorized to ``act`` on it. Raises ``NotFound`` naming the ``name`` field
+    when there is no such agent, ``Forbidden`` as ``authorize`` does."""
     agent = tx.get_agent(name)
     if agent is None:
         raise NotFound(f"no such agent {name!r}", field="name")
+    authorize(p, act, agent_target(agent))
+    return agent
+
+
+def changeable_agent(tx: AgentTx, p: AdminPrincipal, act: Act, name: str) -> Agent:
+    """As ``authorized_agent``, and ``Conflict`` for a retired agent: its credentials no longer change."""
+    agent = authorized_agent(tx, p, act, name)
+    if agent.status is AgentStatus.RETIRED:
+        raise Conflict(f"agent {name!r} is retired and can no longer be changed")
     return agent
 
 

@@ -11,15 +11,15 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from remit.admin.access import Act, AdminPrincipal, authorize
+from remit.admin.access import Act, AdminPrincipal
 from remit.audit.events import ChangeEvent
 from remit.clock import Clock
 from remit.errors import Conflict, NotFound
-from remit.registry.models import Agent, AgentStatus
+from remit.registry.models import Agent
 from remit.registry.service import snapshot
 from remit.store.agentkeys import AgentKeyStore
 from remit.tokens import jose
-from remit.tokens.agentcreds import agent_event, agent_named, agent_target
+from remit.tokens.agentcreds import agent_event, authorized_agent, changeable_agent
 from remit.tokens.agentkeys import MAX_ACTIVE_KEYS, AgentKey, accept_jwk
 
 
@@ -36,10 +36,7 @@ class AgentKeyService:
         key = accept_jwk(jwk)
         now = self._clock.now()
         with self._store.changing() as tx:
-            agent = agent_named(tx, agent_name)
-            authorize(p, Act.AGENT_KEY_ADD, agent_target(agent))
-            if agent.status is AgentStatus.RETIRED:
-                raise Conflict(f"agent {agent_name!r} is retired and can no longer be changed")
+            agent = changeable_agent(tx, p, Act.AGENT_KEY_ADD, agent_name)
             if tx.get(key.kid) is not None:
                 raise Conflict(f"the key {key.kid} is already registered", field="jwk")
             if sum(k.active for k in tx.of_agent(agent_name)) >= MAX_ACTIVE_KEYS:
@@ -59,16 +56,14 @@ class AgentKeyService:
     def list(self, p: AdminPrincipal, agent_name: str) -> tuple[AgentKey, ...]:
         """The agent's keys, revoked ones included, oldest first."""
         with self._store.reading() as tx:
-            agent = agent_named(tx, agent_name)
-            authorize(p, Act.AGENT_KEY_READ, agent_target(agent))
+            authorized_agent(tx, p, Act.AGENT_KEY_READ, agent_name)
             return tuple(tx.of_agent(agent_name))
 
     def revoke(self, p: AdminPrincipal, agent_name: str, kid: str) -> AgentKey:
         """Revoke a key: client assertions it signs are refused from now on. Revoking is final."""
         now = self._clock.now()
         with self._store.changing() as tx:
-            agent = agent_named(tx, agent_name)
-            authorize(p, Act.AGENT_KEY_REVOKE, agent_target(agent))
+            agent = authorized_agent(tx, p, Act.AGENT_KEY_REVOKE, agent_name)
             before = tx.get(kid)
             if before is None or before.agent != agent_name:
                 raise NotFound(f"agent {agent_name!r} has no key {kid!r}", field="kid")

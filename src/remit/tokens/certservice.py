@@ -30,7 +30,7 @@ from remit.errors import Conflict, NotFound, ValidationError
 from remit.ids import new_id
 from remit.registry.models import Agent, AgentStatus, UserStatus, check_text
 from remit.store.certificates import CertificateStore
-from remit.tokens.agentcreds import agent_event, agent_named, agent_target
+from remit.tokens.agentcreds import agent_event, authorized_agent
 from remit.tokens.ca import (
     CA_KEY_TYPES,
     CaKeyType,
@@ -183,8 +183,7 @@ class CertificateService:
             )
         now = self._clock.now()
         with self._store.changing() as tx:
-            agent = agent_named(tx, agent_name)
-            authorize(p, Act.AGENT_CERT_ISSUE, agent_target(agent))
+            agent = authorized_agent(tx, p, Act.AGENT_CERT_ISSUE, agent_name)
             if agent.status is not AgentStatus.ACTIVE:
                 raise Conflict(f"agent {agent_name!r} is {agent.status.value}: certificates go to active agents only")
             owner = tx.get_user(agent.owner)
@@ -214,8 +213,7 @@ class CertificateService:
     def list(self, p: AdminPrincipal, agent_name: str) -> tuple[AgentCertificate, ...]:
         """The agent's certificates, revoked and expired ones included, oldest first."""
         with self._store.reading() as tx:
-            agent = agent_named(tx, agent_name)
-            authorize(p, Act.AGENT_CERT_READ, agent_target(agent))
+            authorized_agent(tx, p, Act.AGENT_CERT_READ, agent_name)
             return tuple(tx.of_agent(agent_name))
 
     def revoke(self, p: AdminPrincipal, agent_name: str, serial: str, reason: str = "") -> AgentCertificate:
@@ -223,8 +221,7 @@ class CertificateService:
         check_text(reason, "reason", MAX_REASON_CHARS)
         now = self._clock.now()
         with self._store.changing() as tx:
-            agent = agent_named(tx, agent_name)
-            authorize(p, Act.AGENT_CERT_REVOKE, agent_target(agent))
+            agent = authorized_agent(tx, p, Act.AGENT_CERT_REVOKE, agent_name)
             before = tx.get(serial.lower())
             if before is None or before.agent != agent_name:
                 raise NotFound(f"agent {agent_name!r} has no certificate {serial!r}", field="serial")

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from remit.admin.access import Act, AdminPrincipal, authorize
+from remit.admin.access import Act, AdminPrincipal
 from remit.audit.events import ChangeEvent
 from remit.clock import Clock
-from remit.errors import Conflict
-from remit.registry.models import Agent, AgentStatus
+from remit.registry.models import Agent
 from remit.registry.service import snapshot
 from remit.store.agentclients import AgentClientStore
-from remit.tokens.agentcreds import agent_event, agent_named, agent_target
+from remit.tokens.agentcreds import agent_event, authorized_agent, changeable_agent
 from remit.tokens.clients import AgentClient
 
 
@@ -30,8 +29,7 @@ class AgentClientService:
     def get(self, p: AdminPrincipal, agent_name: str) -> AgentClient:
         """The agent's client metadata (the defaults when none was ever set)."""
         with self._store.reading() as tx:
-            agent = agent_named(tx, agent_name)
-            authorize(p, Act.AGENT_CLIENT_READ, agent_target(agent))
+            authorized_agent(tx, p, Act.AGENT_CLIENT_READ, agent_name)
             return tx.get(agent_name) or AgentClient(agent=agent_name)
 
     def update(
@@ -46,10 +44,7 @@ class AgentClientService:
         caller may not see), ``Conflict`` for a retired one. A call that changes nothing records nothing."""
         now = self._clock.now()
         with self._store.changing() as tx:
-            agent = agent_named(tx, agent_name)
-            authorize(p, Act.AGENT_CLIENT_UPDATE, agent_target(agent))
-            if agent.status is AgentStatus.RETIRED:
-                raise Conflict(f"agent {agent_name!r} is retired and can no longer be changed")
+            agent = changeable_agent(tx, p, Act.AGENT_CLIENT_UPDATE, agent_name)
             before = tx.get(agent_name)
             current = before or AgentClient(agent=agent_name)
             wanted = current.dpop_bound_access_tokens if dpop_bound_access_tokens is None else dpop_bound_access_tokens

@@ -20,7 +20,7 @@ from remit.paging import Page, PageRequest
 from remit.registry.models import Agent, AgentStatus, UserStatus
 from remit.store.legacykeys import LegacyKeyStore
 from remit.tokens import legacykeys
-from remit.tokens.agentcreds import agent_event, agent_named, agent_target
+from remit.tokens.agentcreds import agent_event, authorized_agent, changeable_agent
 from remit.tokens.errors import InvalidClient
 from remit.tokens.legacykeys import MAX_ACTIVE_KEYS, LegacyApiKey
 
@@ -51,10 +51,7 @@ class LegacyKeyService:
                 f"a legacy API key lives at most {days} days (tokens.legacy_key_max_days)", field="expires_at"
             )
         with self._store.changing() as tx:
-            agent = agent_named(tx, agent_name)
-            authorize(p, Act.API_KEY_CREATE, agent_target(agent))
-            if agent.status is AgentStatus.RETIRED:
-                raise Conflict(f"agent {agent_name!r} is retired and can no longer be changed")
+            agent = changeable_agent(tx, p, Act.API_KEY_CREATE, agent_name)
             if sum(k.revoked_at is None for k in tx.of_agent(agent_name)) >= MAX_ACTIVE_KEYS:
                 raise Conflict(f"agent {agent_name!r} has {MAX_ACTIVE_KEYS} legacy API keys: revoke one first")
             key_id, value, digest = legacykeys.mint()  # argon2: inside the transaction, but only ~25 ms
@@ -73,16 +70,14 @@ class LegacyKeyService:
     def list(self, p: AdminPrincipal, agent_name: str) -> tuple[LegacyApiKey, ...]:
         """The agent's keys, revoked and expired ones included, oldest first."""
         with self._store.reading() as tx:
-            agent = agent_named(tx, agent_name)
-            authorize(p, Act.API_KEY_READ, agent_target(agent))
+            authorized_agent(tx, p, Act.API_KEY_READ, agent_name)
             return tuple(tx.of_agent(agent_name))
 
     def revoke(self, p: AdminPrincipal, agent_name: str, key_id: str) -> LegacyApiKey:
         """Revoke a key: the token endpoint refuses it from now on. Final."""
         now = self._clock.now()
         with self._store.changing() as tx:
-            agent = agent_named(tx, agent_name)
-            authorize(p, Act.API_KEY_REVOKE, agent_target(agent))
+            agent = authorized_agent(tx, p, Act.API_KEY_REVOKE, agent_name)
             before = tx.get(key_id)
             if before is None or before.agent != agent_name:
                 raise NotFound(f"agent {agent_name!r} has no legacy API key {key_id!r}", field="id")
