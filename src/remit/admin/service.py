@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
+from typing import Protocol
 
 from remit.admin.access import Act, AdminPrincipal, AdminRole, authorize
 from remit.admin.tokens import AdminToken, digest, looks_like_token, mint_secret
@@ -13,7 +14,7 @@ from remit.clock import Clock
 from remit.errors import AuthenticationError, NotFound, ValidationError
 from remit.ids import new_id
 from remit.paging import Page, PageRequest
-from remit.registry.models import UserStatus, check_text
+from remit.registry.models import User, UserStatus, check_text
 from remit.registry.ports import RegistryStore
 
 CACHE_ENTRIES = 10_000
@@ -78,11 +79,7 @@ class AdminTokenService:
         )
         with self._store.transaction() as tx:
             if user_id is not None:
-                user = tx.get_user(user_id)
-                if user is None:
-                    raise ValidationError(f"user {user_id!r} does not exist", field="user_id")
-                if user.status is not UserStatus.ACTIVE:
-                    raise ValidationError(f"user {user_id!r} is {user.status.value}", field="user_id")
+                active_user(tx, user_id, "user_id")
             tx.insert_admin_token(token)
             tx.add_event(_event(now, actor, "admin_token.create", token, None, _public(token)))
         return token, secret
@@ -159,6 +156,23 @@ class AdminTokenService:
             tx.update_admin_token(after)
             tx.add_event(_event(now, p.actor, "admin_token.revoke", after, _public(before), _public(after)))
             return after
+
+
+class UserTx(Protocol):
+    """A transaction that reads the registry's users."""
+
+    def get_user(self, user_id: str, /) -> User | None: ...
+
+
+def active_user(tx: UserTx, user_id: str, field: str) -> User:
+    """The active user ``user_id`` a token acts for; ``ValidationError`` naming ``field`` when it does not exist or
+    is not active."""
+    user = tx.get_user(user_id)
+    if user is None:
+        raise ValidationError(f"user {user_id!r} does not exist", field=field)
+    if user.status is not UserStatus.ACTIVE:
+        raise ValidationError(f"user {user_id!r} is {user.status.value}", field=field)
+    return user
 
 
 def _unknown() -> int | None:

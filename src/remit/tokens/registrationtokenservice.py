@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from remit.admin.access import Act, AdminPrincipal, authorize
+from remit.admin.service import active_user
 from remit.audit.events import ChangeEvent
 from remit.clock import Clock
 from remit.errors import Conflict, NotFound, ValidationError
@@ -67,11 +68,7 @@ class RegistrationTokenService:
         )
         with self._store.changing() as tx:
             if owner is not None:
-                user = tx.get_user(owner)
-                if user is None:
-                    raise ValidationError(f"user {owner!r} does not exist", field="owner")
-                if user.status is not UserStatus.ACTIVE:
-                    raise ValidationError(f"user {owner!r} is {user.status.value}", field="owner")
+                active_user(tx, owner, "owner")
             tx.insert(token)
             tx.add_event(_event(now, p.actor, "registration_token.create", token, None))
         return token, secret
