@@ -3,7 +3,8 @@
 Run by ``bench/pdp.py`` as a subprocess (``python bench/pdp_server.py --home DIR``); it binds 127.0.0.1 on an
 ephemeral port, prints ``PORT <n>`` on stdout once it is ready to serve, and serves until terminated.
 
-* ``POST /access/v1/evaluation``: Remit's AuthZEN endpoint, as ``remit serve`` runs it.
+* ``POST /access/v1/evaluation``: Remit's AuthZEN endpoint, as ``remit serve`` runs it, with the audit log off
+  (the container has no decision recorder; ``bench/audit.py`` measures what durable logging adds).
 * ``POST /bench/raw``: the minimal endpoint: reads the same AuthZEN body, makes the same bare
   ``cedarpy.is_authorized`` call as the in-process baseline (the full policy set and the full entity set, both
   parsed once), returns ``{"decision": bool}``.
@@ -22,6 +23,7 @@ wait for the router to try a dozen others (with FastAPI's included routers that 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -44,7 +46,9 @@ NOOP_BODY = b'{"decision":true}'
 
 def build_app(home: Path, token: str) -> Any:
     settings = load_settings(home=home)
-    remit = Remit.from_settings(settings)
+    # The audit log off (no decision recorder), as ``bench/audit_server.py --record off``: what durable logging
+    # costs is measured by ``bench/audit.py``; here the decision path alone is compared with its baselines.
+    remit = dataclasses.replace(Remit.from_settings(settings), decision_recorder=None)  # type: ignore[arg-type]
     remit.refresher.refresh(force=True)
     state = remit.pdp.state
     assert state is not None

@@ -7,6 +7,7 @@ requests, so that a cedarpy upgrade that changes the native answer fails here, n
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -105,3 +106,31 @@ def test_a_request_cedar_cannot_build_is_not_allowed_and_says_why(policies: ceda
     assert not native.allowed
     assert native.reasons == ()
     assert "failed to build request" in native.errors[0][1]
+
+
+@pytest.mark.parametrize(("principal", "action", "resource", "context", "_expected"), CASES)
+def test_the_answer_is_read_as_the_whole_document_says(
+    policies: cedar.PolicySetHandle,
+    principal: EntityRef,
+    action: str,
+    resource: EntityRef,
+    context: dict[str, Any],
+    _expected: bool,
+) -> None:
+    # The native answer is read without decoding its metrics; the members read must be the document's own.
+    request = {
+        "principal": principal.as_json(),
+        "action": {"type": "Action", "id": action},
+        "resource": resource.as_json(),
+        "context": json.dumps(context),
+    }
+    (answer,) = cedar._native_batch([request], policies, cedar.entities(ENTITIES)._inner, None, False)
+    whole = json.loads(answer)
+    assert cedar._read_answer(answer) == (whole["decision"], whole["diagnostics"])
+
+
+def test_an_answer_of_another_shape_is_decoded_whole() -> None:
+    moved = '{"correlation_id":null,"decision":"Deny","diagnostics":{"reason":["p"],"errors":[]}}'
+    assert cedar._read_answer(moved) == ("Deny", {"reason": ["p"], "errors": []})
+    no_diagnostics = '{"decision":"Allow","correlation_id":"c","metrics":{}}'
+    assert cedar._read_answer(no_diagnostics) == ("Allow", {})

@@ -199,14 +199,32 @@ def _evaluate_native(
     }
     native_entities = json.dumps(entity_set) if isinstance(entity_set, list) else entity_set._inner
     (answer,) = _native_batch([request], policies, native_entities, None, False)
-    result = json.loads(answer)
-    decision = result["decision"]  # Allow, Deny, or NoDecision when Cedar could not build the request
+    decision, diagnostics = _read_answer(answer)
+    # Allow, Deny, or NoDecision when Cedar could not build the request
     if decision not in ("Allow", "Deny", "NoDecision"):
         raise RuntimeError(f"unexpected Cedar decision {decision!r}")
-    diagnostics = result.get("diagnostics", {})
     reasons: list[str] = diagnostics.get("reason", [])
     errors = tuple((_error_policy(msg), str(msg)) for msg in diagnostics.get("errors", []))
     return RawResult(allowed=decision == "Allow", reasons=tuple(reasons), errors=errors)
+
+
+_ANSWER_HEAD = '{"decision":"'
+_ANSWER_DIAGNOSTICS = '","correlation_id":null,"diagnostics":'
+_answer_decoder = json.JSONDecoder()
+
+
+def _read_answer(answer: str) -> tuple[Any, Any]:
+    """The ``decision`` and ``diagnostics`` members of the native answer. When it has the shape this cedarpy
+    writes (decision, a null correlation id, diagnostics, then metrics), only the decision and the diagnostics
+    object are decoded, not the metrics that follow; any other shape is decoded whole."""
+    if answer.startswith(_ANSWER_HEAD):
+        end = answer.find(_ANSWER_DIAGNOSTICS, len(_ANSWER_HEAD))
+        if end > 0:
+            diagnostics, _ = _answer_decoder.raw_decode(answer, end + len(_ANSWER_DIAGNOSTICS))
+            if type(diagnostics) is dict:
+                return answer[len(_ANSWER_HEAD) : end], diagnostics
+    result = json.loads(answer)
+    return result["decision"], result.get("diagnostics", {})
 
 
 def _error_policy(message: str) -> str:

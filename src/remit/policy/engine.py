@@ -21,7 +21,7 @@ from remit.ids import new_id
 from remit.policy import cedar, guard
 from remit.policy.model import AuthzRequest, Decision, DenyCode, Effect, EntityRef, Mode, OnError
 from remit.policy.state import CompiledState, GuardChange, GuardInfo, refs_in
-from remit.policy.values import LONG_MAX, LONG_MIN, to_cedar
+from remit.policy.values import is_cedar_record, to_cedar
 
 log = logging.getLogger(__name__)
 
@@ -211,15 +211,9 @@ class PolicyEngine:
 
 
 def _cedar_context(context: dict[str, Any]) -> Any:
-    """``to_cedar(context)``, without rebuilding a context that already is Cedar JSON: string keys with string,
-    boolean or 64-bit integer values, which is what PEPs send. The engine only reads it."""
-    if type(context) is not dict:
-        return to_cedar(context)
-    for key, value in context.items():
-        kind = type(value)
-        if type(key) is not str or not (kind is str or kind is bool or (kind is int and LONG_MIN <= value <= LONG_MAX)):
-            return to_cedar(context)
-    return context
+    """``to_cedar(context)``, without rebuilding a context that already is Cedar JSON (``is_cedar_record``), which is
+    what PEPs send. The engine only reads it."""
+    return context if is_cedar_record(context) else to_cedar(context)
 
 
 def _deny(state: CompiledState | None, started: float, code: DenyCode, message: str) -> Decision:

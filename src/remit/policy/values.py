@@ -39,5 +39,18 @@ def to_cedar(value: Any, depth: int = 0) -> Any:
     raise ValueError(f"unsupported value of type {type(value).__name__}")
 
 
+def is_cedar_record(value: Any) -> bool:
+    """Whether ``value`` already is a Cedar record as ``to_cedar`` would return it: a dict of string keys with
+    string, boolean or 64-bit integer values (what PEPs send as a context). Such a value needs no conversion and
+    cannot fail it, so a caller may skip ``to_cedar``; anything else (nesting, floats, nulls) must go through it."""
+    if type(value) is not dict:
+        return False
+    for key, item in value.items():
+        kind = type(item)
+        if type(key) is not str or not (kind is str or kind is bool or (kind is int and LONG_MIN <= item <= LONG_MAX)):
+            return False
+    return True
+
+
 def entity_value(type_: str, id_: str) -> dict[str, Any]:
     return {"__entity": {"type": type_, "id": id_}}

@@ -10,13 +10,14 @@ than a 422. PEPs authenticate with an admin bearer token of role ``pep`` (or ``a
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from time import perf_counter
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
@@ -99,11 +100,14 @@ async def _json_body(request: Request) -> Any:
 
 Operation = Callable[[AdminPrincipal, Any], dict[str, Any]]
 
+#: the body ``JSONResponse`` renders (same options), with an encoder built once rather than per response
+_render = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+
 
 Factory = Callable[[Remit, AdminPrincipal, list[Receipt]], Operation]
 
 
-async def _answer(request: Request, operation: Factory, *, inline: bool = False) -> JSONResponse:
+async def _answer(request: Request, operation: Factory, *, inline: bool = False) -> Response:
     """Answer one decision request: timed for ``/metrics``, and traced when tracing is on."""
     remit: Remit = request.app.state.remit
     route = request.scope.get("route")
@@ -132,7 +136,7 @@ def _span_name(path: str) -> str:
     return "remit.authzen." + path.rsplit("/v1/", 1)[-1].replace("/", ".")
 
 
-async def _decide(request: Request, operation: Factory, *, inline: bool) -> JSONResponse:
+async def _decide(request: Request, operation: Factory, *, inline: bool) -> Response:
     remit, p = await _evaluator(request)
     receipts: list[Receipt] = []
     run = operation(remit, p, receipts)
@@ -144,7 +148,7 @@ async def _decide(request: Request, operation: Factory, *, inline: bool) -> JSON
     # Released only once every decision in it is durably in the audit log (sync mode; see remit.audit.log).
     for receipt in receipts:
         await durable(receipt)
-    return JSONResponse(answer)
+    return Response(_render(answer).encode("utf-8"), media_type="application/json")
 
 
 def _authzen(remit: Remit, p: AdminPrincipal, receipts: list[Receipt]) -> AuthZen:
@@ -162,7 +166,7 @@ def _search(remit: Remit, _p: AdminPrincipal, _receipts: list[Receipt]) -> Searc
     responses={200: {"model": wire.EvaluationResponse, "description": "The decision"}, **ERRORS},
     openapi_extra=_body_doc(wire.EvaluationRequest),
 )
-async def evaluation(request: Request) -> JSONResponse:
+async def evaluation(request: Request) -> Response:
     """Access Evaluation: may this subject do this action on this resource? A deny is `200 {"decision": false}`
     with `context.reason` (which policy, and whether a just-in-time access request could help)."""
     return await _answer(request, lambda r, p, rs: _authzen(r, p, rs).evaluation, inline=True)
@@ -180,7 +184,7 @@ async def evaluation(request: Request) -> JSONResponse:
     },
     openapi_extra=_body_doc(wire.EvaluationsRequest),
 )
-async def evaluations(request: Request) -> JSONResponse:
+async def evaluations(request: Request) -> Response:
     """Access Evaluations (boxcarring): top-level members are defaults; `options.evaluations_semantic` is
     `execute_all` (default), `deny_on_first_deny` or `permit_on_first_permit`. An item missing a member is
     answered with its own deny; the others are still evaluated."""
@@ -193,7 +197,7 @@ async def evaluations(request: Request) -> JSONResponse:
     responses={200: {"model": wire.SubjectSearchResponse, "description": "Permitted subjects"}, **ERRORS},
     openapi_extra=_body_doc(wire.SubjectSearchRequest),
 )
-async def search_subject(request: Request) -> JSONResponse:
+async def search_subject(request: Request) -> Response:
     """Subject Search: which stored subjects of `subject.type` may do `action` on `resource`."""
     return await _answer(request, lambda r, p, rs: _search(r, p, rs).subjects)
 
@@ -204,7 +208,7 @@ async def search_subject(request: Request) -> JSONResponse:
     responses={200: {"model": wire.ResourceSearchResponse, "description": "Permitted resources"}, **ERRORS},
     openapi_extra=_body_doc(wire.ResourceSearchRequest),
 )
-async def search_resource(request: Request) -> JSONResponse:
+async def search_resource(request: Request) -> Response:
     """Resource Search: which stored resources of `resource.type` `subject` may do `action` on."""
     return await _answer(request, lambda r, p, rs: _search(r, p, rs).resources)
 
@@ -215,7 +219,7 @@ async def search_resource(request: Request) -> JSONResponse:
     responses={200: {"model": wire.ActionSearchResponse, "description": "Permitted actions"}, **ERRORS},
     openapi_extra=_body_doc(wire.ActionSearchRequest),
 )
-async def search_action(request: Request) -> JSONResponse:
+async def search_action(request: Request) -> Response:
     """Action Search: which actions `subject` may do on `resource`."""
     return await _answer(request, lambda r, p, rs: _search(r, p, rs).actions)
 

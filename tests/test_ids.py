@@ -1,0 +1,47 @@
+"""Identifiers: prefixed, URL-safe, and never handed out twice, across threads and after a fork."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+
+import pytest
+
+from remit.ids import new_id, new_secret
+
+
+def test_an_id_is_prefixed_and_url_safe() -> None:
+    assert re.fullmatch(r"dec_[A-Za-z0-9_-]{16}", new_id("dec"))
+    assert re.fullmatch(r"evt_[A-Za-z0-9_-]{43}", new_id("evt", 32))
+    assert re.fullmatch(r"remit_adm_[A-Za-z0-9_-]{43}", new_secret("remit_adm"))
+
+
+def test_ids_made_on_many_threads_are_all_distinct() -> None:
+    made: list[list[str]] = [[] for _ in range(8)]
+
+    def make(out: list[str]) -> None:
+        out.extend(new_id("dec") for _ in range(2000))  # several refills of the random pool
+
+    threads = [threading.Thread(target=make, args=(out,)) for out in made]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    every = [i for out in made for i in out]
+    assert len(set(every)) == len(every) == 16_000
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_does_not_repeat_its_parents_ids() -> None:
+    new_id("dec")  # the pool holds unused bytes now
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its next id, then leave at once
+        os.write(write, new_id("dec").encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    child = os.read(read, 100).decode()
+    os.close(read)
+    assert child != new_id("dec")
