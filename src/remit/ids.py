@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import secrets
 import threading
-from base64 import urlsafe_b64encode
+from binascii import b2a_base64
 
 #: random bytes for ids, read from the OS 4 KiB at a time: one system call per ~340 ids rather than one per id
 _POOL_BYTES = 4096
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
 class _RandomPool:
@@ -42,7 +43,8 @@ if hasattr(os, "register_at_fork"):
 
 def new_id(prefix: str, nbytes: int = 12) -> str:
     """A random identifier such as ``evt_3q2...``; not a secret (secrets use ``new_secret``)."""
-    return f"{prefix}_{urlsafe_b64encode(_pool.take(nbytes)).rstrip(b'=').decode('ascii')}"
+    text = b2a_base64(_pool.take(nbytes), newline=False).translate(_URLSAFE).rstrip(b"=")  # URL-safe base64
+    return f"{prefix}_{text.decode('ascii')}"
 
 
 def new_secret(prefix: str, nbytes: int = 32) -> str:

@@ -10,7 +10,7 @@ import pytest
 from remit.admin.access import AdminPrincipal, AdminRole
 from remit.errors import Forbidden
 from remit.policy import search
-from remit.policy.authzen import AuthZen, InvalidAuthZenRequest, decision_body, parse_json
+from remit.policy.authzen import AuthZen, InvalidAuthZenRequest, _plain_request, decision_body, parse_json
 from remit.policy.compile import BUILTIN_ACTIONS, RegistrySnapshot
 from remit.policy.engine import PolicyEngine
 from remit.policy.model import Decision, DenyCode, Effect, Mode, OnError
@@ -169,3 +169,61 @@ def test_properties_cedar_cannot_hold_are_a_400_naming_them() -> None:
     assert caught.value.field == "context"
     huge = {**body, "resource": {"type": "d", "id": "1", "properties": {"big": 1e300, "small": 1e-300}}}
     assert AuthZen(_engine()).evaluation(PEP, huge)["decision"] is False  # converted, evaluated, denied
+
+
+def _body(subject: Any, action: Any, resource: Any, **extra: Any) -> dict[str, Any]:
+    return {"subject": subject, "action": action, "resource": resource, **extra}
+
+
+_S, _A, _R = {"type": "user", "id": "u01"}, {"name": "read"}, {"type": "doc", "id": "d1"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        _body(_S, _A, _R),
+        _body(_S, _A, _R, context=None),
+        _body(_S, _A, _R, context={"risk": 3, "ip": "10.0.0.1", "mfa": True, "big": 2**63 - 1}),
+        _body({"type": "Agent", "id": "bot"}, {"name": "call_tool"}, {"type": "TOOL", "id": ""}),
+        _body({"type": "agent", "id": "spiffe://remit.local/agent/bot"}, _A, _R),
+        _body({"type": "user", "id": "u01", "properties": None}, _A, _R),
+    ],
+)
+def test_the_one_pass_check_builds_the_request_the_member_checks_build(body: dict[str, Any]) -> None:
+    engine = _engine()
+    az = AuthZen(engine)
+    assert _plain_request(body, engine.state) == az.checked_request(body) == az.request(body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        _body(None, _A, _R),
+        _body(_S, None, _R),
+        _body(_S, _A, {"type": "doc"}),
+        _body({"type": "", "id": "x"}, _A, _R),
+        _body({"type": "user", "id": 7}, _A, _R),
+        _body(_S, {"name": ""}, _R),
+        _body(_S, {"name": "r" * 257}, _R),
+        _body({"type": "t" * 257, "id": "x"}, _A, _R),
+        _body(_S, _A, {"type": "doc", "id": "i" * 1025}),
+        _body({"type": "user", "id": "u01", "properties": {"even": True}}, _A, _R),
+        _body(_S, {"name": "read", "properties": {}}, _R),
+        _body(_S, _A, _R, context={"nested": {"a": 1}}),
+        _body(_S, _A, _R, context={"amount": 1.5}),
+        _body(_S, _A, _R, context={"huge": 2**63}),
+        _body(_S, _A, _R, context={"gone": None}),
+        _body(_S, _A, _R, context=[]),
+    ],
+)
+def test_anything_but_the_usual_body_is_left_to_the_member_checks(body: dict[str, Any]) -> None:
+    engine = _engine()
+    assert _plain_request(body, engine.state) is None
+    try:
+        expected: Any = AuthZen(engine).checked_request(body)
+    except InvalidAuthZenRequest as exc:
+        with pytest.raises(InvalidAuthZenRequest) as caught:
+            AuthZen(engine).request(body)
+        assert (caught.value.field, caught.value.message) == (exc.field, exc.message)
+    else:
+        assert AuthZen(engine).request(body) == expected

@@ -26,7 +26,7 @@ from remit.audit.decisions import DecisionRecorder
 from remit.audit.log import Receipt
 from remit.errors import BadRequest
 from remit.ids import new_id
-from remit.policy.compile import AGENT, cedar_type
+from remit.policy.compile import AGENT, TYPE_ALIASES, cedar_type
 from remit.policy.engine import PolicyEngine
 from remit.policy.model import AuthzRequest, Decision, DenyCode, Effect, EntityRef, Mode
 from remit.policy.state import CompiledState
@@ -264,8 +264,7 @@ class AuthZen:
     def evaluation(self, p: AdminPrincipal, body: Any) -> Json:
         """Access Evaluation API: one decision."""
         authorize(p, Act.DECISION_EVALUATE)
-        obj = body_object(body)
-        return self._evaluate_single(obj)
+        return decision_body(self._decide(self.request(body_object(body))))
 
     def evaluations(self, p: AdminPrincipal, body: Any) -> Json:
         """Access Evaluations API: top-level members are defaults that an item's member replaces whole; answers
@@ -309,6 +308,11 @@ class AuthZen:
 
     def request(self, obj: Json) -> AuthzRequest:
         """The engine's request for one evaluation body."""
+        plain = _plain_request(obj, self.engine.state)
+        return plain if plain is not None else self.checked_request(obj)
+
+    def checked_request(self, obj: Json) -> AuthzRequest:
+        """``request``, member by member: every body goes through here unless ``_plain_request`` took it."""
         subject = party(obj.get("subject"), "subject", need_id=True)
         act = action(obj.get("action"))
         resource = party(obj.get("resource"), "resource", need_id=True)
@@ -323,6 +327,52 @@ class AuthZen:
             resource_attrs=resource.properties,
             action_attrs=act.properties,
         )
+
+
+def _plain_request(obj: Json, state: CompiledState | None) -> AuthzRequest | None:
+    """The request for the usual body, checked in one pass: subject and resource ``{type, id}`` and action
+    ``{name}`` as non-empty strings within their limits (an empty id is allowed, as ``party`` allows it), no
+    ``properties`` anywhere, and a context that is absent, null or a flat Cedar record. It accepts nothing that
+    the member-by-member checks above refuse and builds the same request; anything else is None, and those checks
+    then decide (with their 400 naming the field)."""
+    subject, act, resource, ctx = obj.get("subject"), obj.get("action"), obj.get("resource"), obj.get("context")
+    if type(subject) is not dict or type(act) is not dict or type(resource) is not dict:
+        return None
+    s_type, s_id, r_type, r_id = subject.get("type"), subject.get("id"), resource.get("type"), resource.get("id")
+    name = act.get("name")
+    if not (
+        type(s_type) is str
+        and type(s_id) is str
+        and type(r_type) is str
+        and type(r_id) is str
+        and type(name) is str
+        and 0 < len(s_type) <= MAX_TYPE
+        and 0 < len(r_type) <= MAX_TYPE
+        and len(s_id) <= MAX_ID
+        and len(r_id) <= MAX_ID
+        and 0 < len(name) <= MAX_NAME
+        and subject.get("properties") is None
+        and resource.get("properties") is None
+        and act.get("properties") is None
+    ):
+        return None
+    if ctx is None:
+        ctx = {}
+    elif not is_cedar_record(ctx):
+        return None
+    return AuthzRequest(
+        principal=_ref(state, s_type, s_id),
+        action=name,
+        resource=_ref(state, r_type, r_id),
+        context=ctx,
+    )
+
+
+def _ref(state: CompiledState | None, type_: str, ident: str) -> EntityRef:
+    ctype = TYPE_ALIASES.get(type_.lower(), type_)  # cedar_type, inline
+    if ctype == AGENT and ident.startswith("spiffe://"):
+        return entity_ref(state, Party(type_, ident))
+    return EntityRef(ctype, ident)
 
 
 def entity_ref(state: CompiledState | None, p: Party) -> EntityRef:

@@ -204,7 +204,8 @@ def _evaluate_native(
     if decision not in ("Allow", "Deny", "NoDecision"):
         raise RuntimeError(f"unexpected Cedar decision {decision!r}")
     reasons: list[str] = diagnostics.get("reason", [])
-    errors = tuple((_error_policy(msg), str(msg)) for msg in diagnostics.get("errors", []))
+    found = diagnostics.get("errors")
+    errors = tuple((_error_policy(msg), str(msg)) for msg in found) if found else ()
     return RawResult(allowed=decision == "Allow", reasons=tuple(reasons), errors=errors)
 
 

@@ -127,7 +127,7 @@ class PolicyEngine:
             raw = cedar.evaluate(principal, request.action, resource, context, policies, entity_set)
         except ValueError as exc:
             return _deny(state, started, DenyCode.INVALID_REQUEST, f"the request cannot be evaluated: {exc}")
-        errors = tuple(f"{pid}: {msg}" for pid, msg in raw.errors)
+        errors = tuple(f"{pid}: {msg}" for pid, msg in raw.errors) if raw.errors else ()
         if errors and state.on_error is OnError.DENY:
             return self._policy_deny(state, started, DenyCode.EVALUATION_ERROR, raw.reasons, errors)
         if raw.allowed:
