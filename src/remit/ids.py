@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import threading
@@ -50,3 +51,13 @@ def new_id(prefix: str, nbytes: int = 12) -> str:
 def new_secret(prefix: str, nbytes: int = 32) -> str:
     """A high-entropy bearer secret such as ``remit_adm_...`` (256 bits by default)."""
     return f"{prefix}_{secrets.token_urlsafe(nbytes)}"
+
+
+def secret_digest(value: str) -> str:
+    """What is stored of a ``new_secret`` value: its SHA-256, in hex (a slow hash buys nothing against 256 bits)."""
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def looks_like_secret(value: str, prefix: str) -> bool:
+    """Whether ``value`` could be a ``new_secret`` of ``prefix``: checked before any lookup."""
+    return value.startswith(prefix + "_") and 20 <= len(value) <= 200

@@ -6,12 +6,11 @@ against guessing and costs every request). The lookup compares digests, never th
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
 from remit.admin.access import AdminRole
-from remit.ids import new_secret
+from remit.ids import looks_like_secret, new_secret, secret_digest
 
 TOKEN_PREFIX = "remit_adm"  # noqa: S105 - a public prefix, not a secret
 
@@ -42,8 +41,8 @@ def mint_secret() -> str:
 
 
 def digest(value: str) -> str:
-    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+    return secret_digest(value)
 
 
 def looks_like_token(value: str) -> bool:
-    return value.startswith(TOKEN_PREFIX + "_") and 20 <= len(value) <= 200
+    return looks_like_secret(value, TOKEN_PREFIX)

@@ -8,12 +8,11 @@ admin tokens are: a slow hash buys nothing against guessing 256 bits.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from remit.ids import new_secret
+from remit.ids import looks_like_secret, new_secret, secret_digest
 
 TOKEN_PREFIX: Final = "remit_reg"  # noqa: S105 - a public prefix, not a secret
 #: the longest a registration token may live: it is meant for one onboarding, not a standing credential
@@ -52,8 +51,8 @@ def mint_secret() -> str:
 
 
 def digest(value: str) -> str:
-    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+    return secret_digest(value)
 
 
 def looks_like_token(value: str) -> bool:
-    return value.startswith(TOKEN_PREFIX + "_") and 20 <= len(value) <= 200
+    return looks_like_secret(value, TOKEN_PREFIX)
