@@ -11,9 +11,10 @@ from sqlalchemy import Engine
 from remit.admin.service import AdminTokenService
 from remit.audit.decisions import DecisionRecorder
 from remit.audit.log import AuditLog
+from remit.audit.process import WriterConfig
 from remit.audit.record import Masker
 from remit.audit.service import AuditService, ChainAppender
-from remit.audit.signing import SigningKey
+from remit.audit.signing import KEY_FILE, SigningKey
 from remit.clock import Clock, SystemClock
 from remit.net.http import FetchPolicy, fetch_json
 from remit.obs.decisions import fan_out
@@ -130,6 +131,18 @@ class Remit:
             spool=a.spool_file or settings.home / "audit.spool",
             checkpoint_seconds=a.checkpoint_seconds,
             on_commit=metrics.observe_audit_commit,
+            process=(
+                WriterConfig(
+                    database_url=settings.resolved_database_url,
+                    signing_key_file=str(a.signing_key_file or settings.home / "keys" / KEY_FILE),
+                    checkpoint_every=a.checkpoint_every,
+                    checkpoint_seconds=a.checkpoint_seconds,
+                    mask_paths=a.mask_paths,
+                    context_max_bytes=a.context_max_bytes,
+                )
+                if a.writer == "process"
+                else None
+            ),
         )
         metrics.watch(audit_log=audit_log, pdp=pdp)
         signing_keys = SigningKeyService.from_settings(settings, store, clock, revision=refresher.observed_revision)

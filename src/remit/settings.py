@@ -66,6 +66,12 @@ class AuditSettings(BaseModel):
     mode: Literal["sync", "async"] = "sync"
     """``sync``: a decision is released only once its record is committed. ``async``: once it is in the local
     spool file (survives a crash of the process, replayed on start); the database commit follows."""
+    writer: Literal["process", "inline"] = "process"
+    """Where a server commits its audit batches in ``sync`` mode. ``process``: in a child process of its own
+    (``remit.audit_writer``), so that chaining, inserting and committing never hold up the server's event loop;
+    the server waits only for the child's acknowledgement. ``inline``: on the server's event loop, between
+    requests. Command-line tools and embedded use commit on a thread of their own either way; ``async`` mode
+    commits inline."""
     batch_ms: float = Field(default=2.0, ge=0, le=1000)
     """Group commit: how long the writer waits for more records before committing a batch."""
     max_batch: int = Field(default=2000, ge=1, le=100_000)

@@ -39,6 +39,10 @@ def delegation(context: dict[str, Any]) -> list[str] | None:
     return None
 
 
+#: a decision as it travels to the writer before it is built into its record (see ``decision_parts``)
+Parts = tuple[Any, ...]
+
+
 def decision_record(
     request: AuthzRequest,
     decision: Decision,
@@ -52,47 +56,114 @@ def decision_record(
 ) -> Json:
     """One decision as an audit record (``remit.audit/v1``, kind ``decision``). ``request.context`` and the
     properties sent with the request are kept (masked later by the log) up to ``context_max_bytes`` each."""
-    principal: Json = {"type": request.principal.type, "id": request.principal.id}
-    owner = owner_of(state, request.principal)
+    parts = decision_parts(request, decision, at=at, source=source, actor=actor, state=state, outcome=outcome)
+    return record_from_parts(parts, context_max_bytes)
+
+
+def decision_parts(
+    request: AuthzRequest,
+    decision: Decision,
+    *,
+    at: datetime,
+    source: str,
+    actor: str | None,
+    state: CompiledState | None,
+    outcome: dict[str, Any] | None = None,
+) -> Parts:
+    """What a decision's record is built from, in plain values: cheap to take on the hot path, and to send to
+    the audit writer process, which builds the record (``record_from_parts``) and masks it there."""
+    p, r = request.principal, request.resource
+    deny_code = decision.deny_code
+    return (
+        decision.decision_id,
+        at,
+        request.action,
+        source,
+        actor,
+        p.type,
+        p.id,
+        owner_of(state, p),
+        r.type,
+        r.id,
+        request.context,
+        request.principal_attrs,
+        request.resource_attrs,
+        request.action_attrs,
+        decision.allowed,
+        decision.effect.value,
+        decision.reasons,
+        decision.policy_version,
+        decision.mode.value,
+        decision.errors,
+        None if deny_code is None else deny_code.value,
+        decision.eval_us,
+        outcome,
+    )
+
+
+def record_from_parts(parts: Parts, context_max_bytes: int) -> Json:
+    """The record of ``decision_parts``, not yet masked."""
+    (
+        decision_id,
+        at,
+        action,
+        source,
+        actor,
+        principal_type,
+        principal_id,
+        owner,
+        resource_type,
+        resource_id,
+        context,
+        principal_attrs,
+        resource_attrs,
+        action_attrs,
+        allowed,
+        effect,
+        reasons,
+        policy_version,
+        mode,
+        errors,
+        deny_code,
+        eval_us,
+        outcome,
+    ) = parts
+    principal: Json = {"type": principal_type, "id": principal_id}
     if owner is not None:
         principal["owner"] = owner
-    chain = delegation(request.context) if request.context else None
+    chain = delegation(context) if context else None
     if chain:
         principal["on_behalf_of"] = chain
     verdict: Json = {
-        "allowed": decision.allowed,
-        "effect": decision.effect.value,
-        "policies": list(decision.reasons),
-        "policy_version": decision.policy_version,
-        "mode": decision.mode.value,
+        "allowed": allowed,
+        "effect": effect,
+        "policies": list(reasons),
+        "policy_version": policy_version,
+        "mode": mode,
     }
-    if decision.errors:
-        verdict["errors"] = [e.split(": ", 1)[0] for e in decision.errors]  # ids: messages may quote values
-    if decision.deny_code is not None:
-        verdict["deny_code"] = decision.deny_code.value
+    if errors:
+        verdict["errors"] = [e.split(": ", 1)[0] for e in errors]  # ids: messages may quote values
+    if deny_code is not None:
+        verdict["deny_code"] = deny_code
     body: Json = {
         "schema": AUDIT_SCHEMA,
-        "id": decision.decision_id,
+        "id": decision_id,
         "at": timestamp(at),
         "kind": Kind.DECISION.value,
-        "action": request.action,
+        "action": action,
         "source": source,
         "principal": principal,
-        "resource": {"type": request.resource.type, "id": request.resource.id},
+        "resource": {"type": resource_type, "id": resource_id},
         "decision": verdict,
-        "latency_us": round(decision.eval_us, 1),
+        "latency_us": round(eval_us, 1),
     }
     if actor is not None:
         body["actor"] = actor
-    if request.context:
-        body["context"] = summarise(request.context, context_max_bytes)
+    if context:
+        body["context"] = summarise(context, context_max_bytes)
     properties = {
         k: summarise(v, context_max_bytes)
-        for k, v in (
-            ("subject", request.principal_attrs),
-            ("resource", request.resource_attrs),
-            ("action", request.action_attrs),
-        )
+        for k, v in (("subject", principal_attrs), ("resource", resource_attrs), ("action", action_attrs))
         if v
     }
     if properties:
@@ -120,14 +191,9 @@ class DecisionRecorder:
         state: CompiledState | None,
         outcome: dict[str, Any] | None = None,
     ) -> Receipt:
-        body = decision_record(
-            request,
-            decision,
-            at=self._clock.now(),
-            source=source,
-            actor=actor,
-            state=state,
-            context_max_bytes=self._max,
-            outcome=outcome,
+        parts = decision_parts(
+            request, decision, at=self._clock.now(), source=source, actor=actor, state=state, outcome=outcome
         )
-        return self.log.record(body)
+        if self.log.deferring:  # the writer process builds and masks the record, off the serving thread
+            return self.log.record_deferred(parts)
+        return self.log.record(record_from_parts(parts, self._max))

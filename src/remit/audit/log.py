@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from remit.audit.process import ProcessWriter, WriterConfig
 from remit.audit.record import Masker
 from remit.errors import StoreError
 
@@ -101,6 +102,7 @@ class AuditLog:
         spool: Path | None = None,
         checkpoint_seconds: float = 60.0,
         on_commit: Callable[[int, float], None] | None = None,
+        process: WriterConfig | None = None,
     ) -> None:
         if mode == "async" and spool is None:
             raise ValueError("async audit mode needs a spool file")
@@ -129,11 +131,26 @@ class AuditLog:
         self._spool_path = spool
         self._spool_fd: int | None = None
         self._spooled = 0  #: records in the spool file not yet known committed
+        #: sync mode on a server: the batches are committed by a child process (``remit.audit.process``)
+        self._process_config = process if mode == "sync" else None
+        self._process: ProcessWriter | None = None
 
     # -- the hot path ---------------------------------------------------------------------------------------
 
+    @property
+    def deferring(self) -> bool:
+        """Records are masked (and decisions built into records) by the writer process, not by ``record``."""
+        return self._process is not None
+
+    def record_deferred(self, parts: tuple[Any, ...]) -> Receipt:
+        """Queue a decision's ``remit.audit.decisions.decision_parts``, for the writer process to build into its
+        record and mask (only while ``deferring``; see ``record`` for the rest)."""
+        return self._enqueue(parts)
+
     def record(self, body: Json) -> Receipt:
         """Mask and queue one record (see the module). Raises ``AuditUnavailable`` when full or stopped."""
+        if self._process is not None:  # sync mode: the writer process masks it before anything is written
+            return self._enqueue(body)
         masked = self.masker.mask(body)
         # Serialised before the lock is taken: only the write itself must be ordered with the queue (see _commit).
         try:
@@ -158,6 +175,23 @@ class AuditLog:
         if first and self._loop is not None:
             self._kick_loop()
         return _DONE if self.mode == "async" else receipt
+
+    def _enqueue(self, item: Json | tuple[Any, ...]) -> Receipt:
+        """Queue an item for the writer process, unmasked: sync mode, no spool."""
+        with self._lock:
+            if self._stop or not self._running:
+                self.stats.refused += 1
+                raise AuditUnavailable("the audit log is not running; the request was refused")
+            if len(self._pending) + self._inflight >= self._max_pending:
+                self.stats.refused += 1
+                raise AuditUnavailable("the audit log is behind; the request was refused, retry later")
+            self._pending.append(item)  # type: ignore[arg-type]  # the writer process takes both
+            self.stats.recorded += 1
+            receipt = self._receipt
+            first = len(self._pending) == 1
+        if first:
+            self._kick_loop()
+        return receipt
 
     def _kick_loop(self) -> None:
         loop, kick = self._loop, self._kick
@@ -194,6 +228,10 @@ class AuditLog:
                 self._spool_fd = os.open(self._spool_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         self._stop = False
         if loop is not None:
+            if self._process_config is not None:
+                writer = ProcessWriter(self._process_config, self._settled)
+                writer.start(loop)  # raises WriterError (a clear message) if the child cannot start
+                self._process = writer
             self._loop = loop
             self._loop_thread = threading.get_ident()
             self._kick = asyncio.Event()
@@ -224,12 +262,20 @@ class AuditLog:
             self._loop = self._kick = None
             with self._lock:
                 batch, receipt = self._take_locked()
-            if batch:
+            writer, self._process = self._process, None
+            if writer is not None:  # the child commits the rest and signs the closing checkpoint
+                if batch:
+                    writer.submit(batch, receipt)
+                writer.stop(timeout)
+            elif batch:
                 self._commit(batch, receipt)
-        try:
-            self._appender.checkpoint()
-        except Exception:
-            log.warning("could not write the closing audit checkpoint")
+        else:
+            writer = None
+        if writer is None:
+            try:
+                self._appender.checkpoint()
+            except Exception:
+                log.warning("could not write the closing audit checkpoint")
         if self._spool_fd is not None:
             os.close(self._spool_fd)
             self._spool_fd = None
@@ -279,6 +325,10 @@ class AuditLog:
                 if self._stop:
                     return
                 batch, receipt = self._take_locked()
+            if self._process is not None:  # sent; settled when the child answers. It signs checkpoints itself.
+                if batch:
+                    self._process.submit(batch, receipt)
+                continue
             if batch:
                 self._commit(batch, receipt)
             last_checkpoint = self._checkpoint_if_due(last_checkpoint)
@@ -287,7 +337,7 @@ class AuditLog:
         """Everything queued, and the receipt its callers hold; a fresh queue and receipt. Call with the lock."""
         batch, self._pending = self._pending, []
         receipt, self._receipt = self._receipt, Future()
-        self._inflight = len(batch)
+        self._inflight += len(batch)
         return batch, receipt
 
     def _checkpoint_if_due(self, last: float) -> float:
@@ -314,12 +364,12 @@ class AuditLog:
                 self._retry(batch)
                 return
             with self._lock:
-                self._inflight = 0
+                self._inflight -= len(batch)
             receipt.set_exception(AuditUnavailable("the audit log could not be written; the request was refused"))
             return
         elapsed = time.perf_counter() - started
         with self._lock:
-            self._inflight = 0
+            self._inflight -= len(batch)
             self.stats.committed += len(batch)
             self.stats.batches += 1
             if len(self.stats.commit_seconds) < 10_000:
@@ -328,6 +378,24 @@ class AuditLog:
                 os.ftruncate(self._spool_fd, 0)  # everything spooled is committed
         if self._on_commit is not None:
             self._on_commit(len(batch), elapsed)
+        receipt.set_result(None)
+
+    def _settled(self, records: int, seconds: float, error: str | None, receipt: Receipt) -> None:
+        """A batch the child process answered (on the event loop): committed, or refused with ``error``."""
+        with self._lock:
+            self._inflight -= records
+            if error is None:
+                self.stats.committed += records
+                self.stats.batches += 1
+                if len(self.stats.commit_seconds) < 10_000:
+                    self.stats.commit_seconds.append(seconds)
+            else:
+                self.stats.failures += 1
+        if error is not None:
+            receipt.set_exception(AuditUnavailable("the audit log could not be written; the request was refused"))
+            return
+        if self._on_commit is not None:
+            self._on_commit(records, seconds)
         receipt.set_result(None)
 
     def _retry(self, batch: list[Json]) -> None:
@@ -345,7 +413,7 @@ class AuditLog:
                 delay = min(delay * 2, 2.0)
                 continue
             with self._lock:
-                self._inflight = 0
+                self._inflight -= len(batch)
                 self.stats.committed += len(batch)
                 self.stats.batches += 1
             return
