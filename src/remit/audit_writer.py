@@ -2,11 +2,12 @@
 
 It reads a ``WriterConfig`` from the socket ``FD``, builds the same appender as the server's container (the
 database, the chain, the checkpoint signing key), says ``ready``, then loops: it takes every batch that has
-arrived, builds and masks their records, appends them all in one transaction and acknowledges them (``("done", ids, error, seconds)``). A batch
-whose records cannot be stored fails alone: when several arrived together and the transaction fails, each is
-tried again on its own. It signs a checkpoint every ``checkpoint_seconds`` while records arrive, and on its way
-out. It exits on a stop frame, or when the server's end of the socket closes (the server died): what it has read
-is committed first (none of it was acknowledged), so nothing is lost that a caller was told about.
+arrived, builds and masks their records, appends them all in one transaction and acknowledges them
+(``("done", ids, error, seconds)``). A batch whose records cannot be stored fails alone: when several arrived
+together and the transaction fails, each is tried again on its own. It signs a checkpoint every
+``checkpoint_seconds`` while records arrive, and on its way out. It exits on a stop frame, or when the server's
+end of the socket closes (the server died): what it has read is committed first (none of it was acknowledged),
+so nothing is lost that a caller was told about.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import signal
 import socket
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,17 +27,28 @@ from remit.audit.process import FrameReader, WriterConfig, frame
 from remit.audit.record import Masker
 from remit.audit.service import ChainAppender
 from remit.audit.signing import SigningKey
-from remit.clock import SystemClock
 from remit.store.audit import AuditStore
 from remit.store.db import make_engine
 
 log = logging.getLogger("remit.audit_writer")
 
 
+class ServerClock:
+    """The server's clock as of its latest frame (the system's until one arrives): what the checkpoints this
+    process signs are dated by."""
+
+    def __init__(self) -> None:
+        self.at: datetime | None = None
+
+    def now(self) -> datetime:
+        return self.at if self.at is not None else datetime.now(UTC)
+
+
 class _Writer:
-    def __init__(self, sock: socket.socket, appender: ChainAppender, config: WriterConfig) -> None:
+    def __init__(self, sock: socket.socket, appender: ChainAppender, config: WriterConfig, clock: ServerClock) -> None:
         self._sock = sock
         self._appender = appender
+        self._clock = clock
         self._checkpoint_seconds = config.checkpoint_seconds
         self._masker = Masker.from_paths(config.mask_paths)
         self._context_max = config.context_max_bytes
@@ -50,8 +63,11 @@ class _Writer:
             readable, _, _ = select.select([self._sock], [], [], wait if self._unsigned else None)
             if readable:
                 documents, closed = self._read_available()
-                stopping = closed or any(d == ("stop",) for d in documents)
-                batches = [d for d in documents if isinstance(d, tuple) and len(d) == 3 and d[0] == "batch"]
+                for d in documents:  # the server's clock, as of its latest frame
+                    if isinstance(d, tuple) and len(d) >= 2 and isinstance(d[-1], datetime):
+                        self._clock.at = d[-1]
+                stopping = closed or any(isinstance(d, tuple) and d[:1] == ("stop",) for d in documents)
+                batches = [d[:3] for d in documents if isinstance(d, tuple) and len(d) == 4 and d[0] == "batch"]
                 if batches:
                     self._append(batches, answer=not closed)
             if self._unsigned and time.monotonic() - last_checkpoint >= self._checkpoint_seconds:
@@ -114,13 +130,13 @@ class _Writer:
             log.warning("could not write an audit checkpoint: %s", type(exc).__name__)
 
 
-def _build(config: WriterConfig) -> tuple[ChainAppender, Any]:
+def _build(config: WriterConfig, clock: ServerClock) -> tuple[ChainAppender, Any]:
     engine = make_engine(config.database_url)
     path = Path(config.signing_key_file)
     key = SigningKey.from_pem(path.read_bytes(), source=str(path))
     store = AuditStore(engine)
     store.head()  # the database is reachable and migrated: else the server refuses to start, saying why
-    appender = ChainAppender(store, key, SystemClock(), checkpoint_every=config.checkpoint_every)
+    appender = ChainAppender(store, key, clock, checkpoint_every=config.checkpoint_every)
     return appender, engine
 
 
@@ -140,13 +156,14 @@ def main(argv: list[str]) -> int:
         documents = reader.feed(data)
     try:
         config = WriterConfig(**documents[0])
-        appender, engine = _build(config)
+        clock = ServerClock()
+        appender, engine = _build(config, clock)
     except Exception as exc:  # told to the server, which refuses to start with this message
         sock.sendall(frame(("failed", f"{type(exc).__name__}: {exc}")))
         return 1
     sock.sendall(frame(("ready",)))
     try:
-        _Writer(sock, appender, config).run()
+        _Writer(sock, appender, config, clock).run()
     finally:
         engine.dispose()
         sock.close()

@@ -131,6 +131,7 @@ class Remit:
             spool=a.spool_file or settings.home / "audit.spool",
             checkpoint_seconds=a.checkpoint_seconds,
             on_commit=metrics.observe_audit_commit,
+            now=clock.now,
             process=(
                 WriterConfig(
                     database_url=settings.resolved_database_url,
@@ -262,12 +263,15 @@ class Remit:
             registration=registration,
         )
 
-    def authorizer(self) -> Authorizer:
+    def authorizer(self, *, audit_process: bool = True) -> Authorizer:
         """The in-process API over this container's engine (state compiled on first use); its decisions are
-        recorded in the audit log, which this starts if it is not running."""
+        recorded in the audit log, which this starts if it is not running. With ``audit.writer = "process"`` (the
+        default) and ``audit_process``, the log's batches are committed by a writer process, so that the threads
+        deciding do not share the interpreter with the database work; one-shot commands pass False rather than
+        start it."""
         if self.pdp.state is None:
             self.refresher.refresh()
-        self.audit_log.start()
+        self.audit_log.start(process=audit_process)
         return Authorizer(self.pdp, self.refresher, recorder=self.decision_recorder)
 
     def token_verifier(

@@ -10,17 +10,20 @@ import json
 import os
 import pickle
 import signal
+import threading
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from sqlalchemy import text
 
 from remit.api.durable import durable
 from remit.audit.decisions import decision_record
 from remit.audit.log import AuditLog, AuditUnavailable
 from remit.audit.process import FrameReader, ProcessWriter, WriterConfig, WriterError, frame, pid_of
-from remit.audit.record import Masker
+from remit.audit.record import Masker, timestamp
 from remit.audit.signing import KEY_FILE
 from remit.clock import FrozenClock
 from remit.container import Remit
@@ -120,6 +123,12 @@ def test_decisions_are_built_masked_chained_and_signed_in_the_child(remit: Remit
     assert report.ok, report.problem
     assert report.records == 8
     assert report.checkpoints >= 2
+    # the closing one dated by the server's (here frozen) clock, which every frame carries to the child; those
+    # written every 5 records by their last record's time; none by the child's own system clock
+    with remit.engine.connect() as conn:
+        dates = set(conn.execute(text("SELECT at FROM audit_checkpoints")).scalars())
+    assert timestamp(clock.now()) in dates
+    assert dates <= {timestamp(clock.now()), "2026-11-28T10:00:00.000000Z"}
 
 
 def test_a_killed_writer_fails_its_batches_and_the_next_batch_starts_another(
@@ -208,7 +217,7 @@ def test_a_bad_batch_fails_alone(remit: Remit) -> None:
 
 
 def test_frames_survive_any_split_and_a_broken_length_is_refused() -> None:
-    documents = [("batch", i, [_body(i)]) for i in range(5)]
+    documents = [("batch", i, [_body(i)], datetime.now(UTC)) for i in range(5)]
     stream = b"".join(frame(d) for d in documents)
     for size in (1, 3, 7, 64, len(stream)):
         reader = FrameReader()
@@ -218,3 +227,35 @@ def test_frames_survive_any_split_and_a_broken_length_is_refused() -> None:
         assert out == documents
     with pytest.raises(WriterError, match="broken"):
         FrameReader().feed(b"\xff\xff\xff\xff" + pickle.dumps(None))
+
+
+def test_embedded_threads_use_the_writer_process_too(remit: Remit) -> None:
+    """``remit.authorizer()`` (no event loop): a writer thread sends the batches, another reads the answers."""
+    authz = remit.authorizer()
+    writer = remit.audit_log._process
+    assert writer is not None and remit.audit_log.deferring
+    pid = pid_of(writer)
+    assert pid is not None
+    answers: list[bool] = []
+
+    def work(k: int) -> None:
+        for i in range(10):
+            answers.append(authz.check(("agent", f"bot-{k}"), "call_tool", ("tool", f"t{i}")).allowed)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert answers == [False] * 40  # no such agents: denied, and every denial recorded before it was returned
+    assert len(_texts(remit)) == 40
+    remit.audit_log.stop()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    report = remit.audit.verify(None)
+    assert report.ok and report.records == 40 and report.checkpoints >= 1
+
+
+def test_one_shot_commands_do_not_start_a_writer_process(remit: Remit) -> None:
+    remit.authorizer(audit_process=False)
+    assert remit.audit_log._process is None and not remit.audit_log.deferring

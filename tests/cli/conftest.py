@@ -67,7 +67,12 @@ def as_json(ok: Callable[..., Result]) -> Callable[..., Any]:
     """Invoke ``remit ... --json`` and parse stdout."""
 
     def invoke(*args: str, env: Mapping[str, str] | None = None) -> Any:
-        return json.loads(ok(*args, "--json", env=env).stdout)
+        if "--" in args:  # positional values that may start with "-" (key ids): the option goes before them
+            at = args.index("--")
+            args = (*args[:at], "--json", *args[at:])
+        else:
+            args = (*args, "--json")
+        return json.loads(ok(*args, env=env).stdout)
 
     return invoke
 

@@ -144,7 +144,7 @@ def test_keys(tmp_path: Path, run: Run, ok: Callable[..., Result], as_json: Call
     assert added["kid"] in ok("agent", "key", "list", "ticket-bot").stdout
     assert (
         f"key {added['kid']} of agent ticket-bot is revoked"
-        in ok("agent", "key", "revoke", "ticket-bot", added["kid"]).stdout
+        in ok("agent", "key", "revoke", "--", "ticket-bot", added["kid"]).stdout
     )
     assert [k["status"] for k in as_json("agent", "key", "list", "ticket-bot")] == ["revoked"]
 

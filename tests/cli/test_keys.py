@@ -120,7 +120,7 @@ def test_agent_keys_remote(server: str, initialised: Path, ok: Ok, run: Run, as_
     added = as_json("agent", "key", "add", "ticket-bot", "--jwk", str(jwk_file), env=remote)
     assert (added["alg"], added["status"]) == ("ES256", "active")
     assert as_json("agent", "key", "list", "ticket-bot", env=remote) == as_json("agent", "key", "list", "ticket-bot")
-    revoked = as_json("agent", "key", "revoke", "ticket-bot", added["kid"], env=remote)
+    revoked = as_json("agent", "key", "revoke", "--", "ticket-bot", added["kid"], env=remote)
     assert revoked["status"] == "revoked"
     gone = run("agent", "key", "list", "ghost", env=remote)
     assert gone.exit_code == 1 and gone.stderr.strip() == "error: name: no such agent 'ghost'"

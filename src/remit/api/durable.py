@@ -12,6 +12,16 @@ import asyncio
 from concurrent.futures import Future
 from weakref import WeakKeyDictionary
 
+
+class _Release(asyncio.Future[None]):
+    """The one future every request of a batch awaits. It cannot be cancelled: a request cancelled while it waits
+    (its client went away) would otherwise cancel it for all the others; the cancelled request's task is still
+    cancelled, when the batch settles (``Task.cancel`` marks it when its future refuses)."""
+
+    def cancel(self, msg: object = None) -> bool:
+        return False
+
+
 _bridges: WeakKeyDictionary[Future[None], asyncio.Future[None]] = WeakKeyDictionary()
 
 
@@ -33,7 +43,7 @@ async def durable(receipt: Future[None]) -> None:
     bridge = _bridges.get(receipt)
     if bridge is None:
         loop = asyncio.get_running_loop()
-        bridge = loop.create_future()
+        bridge = _Release(loop=loop)
         _bridges[receipt] = bridge
         receipt.add_done_callback(lambda done: loop.call_soon_threadsafe(_settle, bridge, done))
-    await asyncio.shield(bridge)
+    await bridge

@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -103,6 +104,7 @@ class AuditLog:
         checkpoint_seconds: float = 60.0,
         on_commit: Callable[[int, float], None] | None = None,
         process: WriterConfig | None = None,
+        now: Callable[[], datetime] | None = None,
     ) -> None:
         if mode == "async" and spool is None:
             raise ValueError("async audit mode needs a spool file")
@@ -134,6 +136,7 @@ class AuditLog:
         #: sync mode on a server: the batches are committed by a child process (``remit.audit.process``)
         self._process_config = process if mode == "sync" else None
         self._process: ProcessWriter | None = None
+        self._now = now  #: the clock a writer process dates its checkpoints by (the system's by default)
 
     # -- the hot path ---------------------------------------------------------------------------------------
 
@@ -189,7 +192,9 @@ class AuditLog:
             self.stats.recorded += 1
             receipt = self._receipt
             first = len(self._pending) == 1
-        if first:
+            if self._loop is None and (first or len(self._pending) >= self._max_batch):
+                self._wake.notify()
+        if first and self._loop is not None:
             self._kick_loop()
         return receipt
 
@@ -211,9 +216,11 @@ class AuditLog:
 
     # -- lifecycle ------------------------------------------------------------------------------------------
 
-    def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+    def start(self, loop: asyncio.AbstractEventLoop | None = None, *, process: bool | None = None) -> None:
         """Replay the spool (async mode), then start committing: on ``loop`` (a server's event loop, from its
-        thread), or on a writer thread of its own.
+        thread), or on a writer thread of its own. In sync mode with a ``WriterConfig``, the batches go to a writer
+        process (``remit.audit.process``) instead: by default on a loop only (a server); ``process=True`` asks
+        for it without a loop too (``Remit.authorizer``: threads deciding all the time), ``False`` never.
 
         On the event loop, batches are committed inline, between requests: a commit of a small batch takes a few
         hundred microseconds, less than handing every batch to another thread and back under the interpreter lock
@@ -227,11 +234,11 @@ class AuditLog:
                 self._spool_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
                 self._spool_fd = os.open(self._spool_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         self._stop = False
+        if self._process_config is not None and (loop is not None if process is None else process):
+            writer = ProcessWriter(self._process_config, self._settled, self._now)
+            writer.start(loop)  # raises WriterError (a clear message) if the child cannot start
+            self._process = writer
         if loop is not None:
-            if self._process_config is not None:
-                writer = ProcessWriter(self._process_config, self._settled)
-                writer.start(loop)  # raises WriterError (a clear message) if the child cannot start
-                self._process = writer
             self._loop = loop
             self._loop_thread = threading.get_ident()
             self._kick = asyncio.Event()
@@ -262,16 +269,14 @@ class AuditLog:
             self._loop = self._kick = None
             with self._lock:
                 batch, receipt = self._take_locked()
-            writer, self._process = self._process, None
-            if writer is not None:  # the child commits the rest and signs the closing checkpoint
-                if batch:
-                    writer.submit(batch, receipt)
-                writer.stop(timeout)
+            if batch and self._process is not None:
+                self._process.submit(batch, receipt)
             elif batch:
                 self._commit(batch, receipt)
+        writer, self._process = self._process, None
+        if writer is not None:  # the child commits what it was sent and signs the closing checkpoint
+            writer.stop(timeout)
         else:
-            writer = None
-        if writer is None:
             try:
                 self._appender.checkpoint()
             except Exception:
@@ -306,6 +311,10 @@ class AuditLog:
                     # group commit: give concurrent callers a moment to join this batch
                     self._wake.wait(timeout=self._batch_seconds)
                 batch, receipt = self._take_locked()
+            if self._process is not None:  # the child commits it, and signs checkpoints itself
+                if batch:
+                    self._process.submit(batch, receipt)
+                continue
             if batch:
                 self._commit(batch, receipt)
             last_checkpoint = self._checkpoint_if_due(last_checkpoint)
@@ -315,10 +324,13 @@ class AuditLog:
         assert kick is not None
         last_checkpoint = time.monotonic()
         while True:
-            try:
-                await asyncio.wait_for(kick.wait(), timeout=min(1.0, self._checkpoint_seconds))
-            except TimeoutError:
-                pass
+            if self._process is not None:  # nothing to do until a record comes: the child signs checkpoints
+                await kick.wait()
+            else:
+                try:
+                    await asyncio.wait_for(kick.wait(), timeout=min(1.0, self._checkpoint_seconds))
+                except TimeoutError:
+                    pass
             kick.clear()
             await asyncio.sleep(0)  # group commit: the requests already runnable add their records first
             with self._lock:

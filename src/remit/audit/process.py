@@ -14,6 +14,8 @@ records: decisions travel as ``decision_parts``), and the second core does it.
   refused, never released: fail closed), and the next batch starts a new child. At most one start a second.
 * **The server dies** (``kill -9``): the child reads the end of the socket, commits what it has read (none of it
   was acknowledged), signs a checkpoint and exits.
+* **Time**: every frame carries the server's clock reading; the child dates the checkpoints it signs (time-based
+  and closing ones) by the latest it has received, so that both processes keep one clock (an injected one too).
 * **Shutdown**: ``stop`` sends a stop frame; the child commits the rest, signs a checkpoint, answers and exits.
 
 Nothing here touches SQL: the child (``remit.audit_writer``) builds the appender from the ``WriterConfig``.
@@ -29,9 +31,11 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -97,11 +101,15 @@ class FrameReader:
 
 
 class ProcessWriter:
-    """The server's end: sends batches, settles them as the child acknowledges them. Used on one event loop."""
+    """The server's end: sends batches, settles them as the child acknowledges them. Driven by one event loop
+    (a server: no thread of its own), or, without a loop (embedded use, ``Remit.authorizer``), by the caller's
+    writer thread, with a thread that reads the acknowledgements."""
 
-    def __init__(self, config: WriterConfig, settled: Settled) -> None:
+    def __init__(self, config: WriterConfig, settled: Settled, now: Callable[[], datetime] | None = None) -> None:
         self._config = config
         self._settled = settled
+        #: the server's clock: every frame carries its time, and the child dates the checkpoints it signs by it
+        self._now = now or (lambda: datetime.now(UTC))
         self._loop: asyncio.AbstractEventLoop | None = None
         self._child: subprocess.Popen[bytes] | None = None
         self._sock: socket.socket | None = None
@@ -111,6 +119,9 @@ class ProcessWriter:
         self._next_id = 0
         self._unacked: dict[int, tuple[int, Any]] = {}  #: batch id -> (records, token)
         self._last_start = float("-inf")
+        self._lock = threading.Lock()  #: ``_unacked`` between the sending and the acknowledgement-reading threads
+        self._acks: threading.Thread | None = None
+        self._stopping = False
         self.restarts = 0
 
     @property
@@ -119,8 +130,9 @@ class ProcessWriter:
 
     # -- lifecycle ------------------------------------------------------------------------------------------
 
-    def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Start the child and wait until it is ready (raises ``WriterError`` if it cannot be)."""
+    def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Start the child and wait until it is ready (raises ``WriterError`` if it cannot be). With ``loop``, call
+        every other method from that loop's thread; without, from one writer thread."""
         self._loop = loop
         self._spawn()
 
@@ -151,13 +163,17 @@ class ProcessWriter:
             _reap(child)
             detail = ready[1] if isinstance(ready, tuple) and len(ready) == 2 and ready[0] == "failed" else ready
             raise WriterError(f"the audit writer did not start: {detail}")
-        ours.setblocking(False)
         self._child, self._sock = child, ours
         self._reader = FrameReader()
         self._out = bytearray()
         loop = self._loop
-        assert loop is not None
-        loop.add_reader(ours.fileno(), self._readable)
+        if loop is not None:
+            ours.setblocking(False)
+            loop.add_reader(ours.fileno(), self._readable)
+        else:
+            ours.setblocking(True)
+            self._acks = threading.Thread(target=self._read_acks, args=(ours,), name="remit-audit-acks", daemon=True)
+            self._acks.start()
 
     def _read_one(self, sock: socket.socket, timeout: float) -> Any:
         deadline = time.monotonic() + timeout
@@ -180,13 +196,17 @@ class ProcessWriter:
         sock, child = self._sock, self._child
         if sock is None or child is None:
             return
+        self._stopping = True
+        if self._loop is None:
+            self._stop_threaded(sock, child, timeout)
+            return
         self._detach()
         try:
             sock.setblocking(True)
             if self._out:
                 sock.sendall(bytes(self._out))
                 self._out.clear()
-            sock.sendall(frame(("stop",)))
+            sock.sendall(frame(("stop", self._now())))
             deadline = time.monotonic() + timeout
             while self._unacked and time.monotonic() < deadline:
                 readable, _, _ = select.select([sock], [], [], max(0.0, deadline - time.monotonic()))
@@ -208,6 +228,40 @@ class ProcessWriter:
                 log.error("the audit writer did not exit; killing it")
                 child.kill()
                 child.wait()
+
+    def _stop_threaded(self, sock: socket.socket, child: subprocess.Popen[bytes], timeout: float) -> None:
+        self._sock = None
+        try:
+            sock.sendall(frame(("stop", self._now())))
+        except OSError as exc:
+            log.error("the audit writer did not stop cleanly: %s", exc)
+        acks = self._acks
+        if acks is not None:
+            acks.join(timeout)  # it reads the answers until the child closes its end
+        sock.close()
+        self._fail_unacked("the audit writer stopped before committing this batch")
+        try:
+            child.wait(timeout=max(1.0, timeout))
+        except subprocess.TimeoutExpired:
+            log.error("the audit writer did not exit; killing it")
+            child.kill()
+            child.wait()
+
+    def _read_acks(self, sock: socket.socket) -> None:
+        """The acknowledgement reader of a writer without a loop: until the child closes its end."""
+        reader = self._reader
+        while True:
+            try:
+                data = sock.recv(1 << 20)
+                documents = reader.feed(data) if data else None
+            except (OSError, WriterError):
+                documents = None
+            if documents is None:
+                break
+            for document in documents:
+                self._handle(document)
+        if not self._stopping and self._sock is sock:
+            self._lost()
 
     def _detach(self) -> None:
         sock, loop = self._sock, self._loop
@@ -234,13 +288,14 @@ class ProcessWriter:
                 self._settled(len(batch), 0.0, "the audit writer could not be restarted", token)
                 return
         try:
-            data = frame(("batch", self._next_id, batch))
+            data = frame(("batch", self._next_id, batch, self._now()))
         except Exception as exc:  # a record that cannot be carried: the same as one that cannot be stored
             log.error("an audit batch of %d records could not be sent: %s", len(batch), type(exc).__name__)
             self._settled(len(batch), 0.0, type(exc).__name__, token)
             return
-        self._unacked[self._next_id] = (len(batch), token)
-        self._next_id += 1
+        with self._lock:
+            self._unacked[self._next_id] = (len(batch), token)
+            self._next_id += 1
         self._send(data)
 
     def _restart(self) -> None:
@@ -254,6 +309,12 @@ class ProcessWriter:
     def _send(self, data: bytes) -> None:
         sock = self._sock
         assert sock is not None
+        if self._loop is None:  # the writer thread: blocking
+            try:
+                sock.sendall(data)
+            except OSError:
+                self._lost()
+            return
         if self._out:
             self._out += data
             return
@@ -316,16 +377,19 @@ class ProcessWriter:
             return
         _, ids, error, seconds = document
         for batch_id in ids:
-            entry = self._unacked.pop(batch_id, None)
+            with self._lock:
+                entry = self._unacked.pop(batch_id, None)
             if entry is not None:
                 self._settled(entry[0], seconds, error, entry[1])
 
     def _lost(self) -> None:
         """The child is gone: fail what it had not acknowledged; the next batch starts another."""
-        child, sock = self._child, self._sock
-        self._detach()
-        if sock is not None:
-            sock.close()
+        with self._lock:
+            child, sock = self._child, self._sock
+            if sock is None:
+                return  # already noticed (by the other thread)
+            self._detach()
+        sock.close()
         code = child.poll() if child is not None else None
         log.error(
             "the audit writer has gone (%s); %d batches it had not committed are refused",
@@ -335,7 +399,8 @@ class ProcessWriter:
         self._fail_unacked("the audit writer exited before committing this batch")
 
     def _fail_unacked(self, reason: str) -> None:
-        unacked, self._unacked = self._unacked, {}
+        with self._lock:
+            unacked, self._unacked = self._unacked, {}
         for records, token in unacked.values():
             self._settled(records, 0.0, reason, token)
 

