@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -33,6 +34,7 @@ from remit.api.routes import (
     users,
 )
 from remit.container import Remit
+from remit.policy.refresh import settle_heap
 from remit.settings import Settings
 
 
@@ -53,6 +55,7 @@ def create_app(settings: Settings, *, remit: Remit | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # Compile the policy state before the first request, then follow changes made by any server or the CLI.
+        wired.refresher.on_compiled = settle_heap
         wired.refresher.refresh(force=True)
         wired.refresher.start()
         # replays the async spool, if any, before the first request; commits on this event loop
@@ -61,6 +64,8 @@ def create_app(settings: Settings, *, remit: Remit | None = None) -> FastAPI:
             yield
         finally:
             wired.refresher.stop()
+            wired.refresher.on_compiled = None
+            gc.unfreeze()  # the collector looks at everything again (a process that goes on, such as a test run)
             wired.audit_log.stop()
             if owned:
                 wired.close()

@@ -9,6 +9,7 @@ wake the loop from the writer thread on its own; here the first request to wait 
 from __future__ import annotations
 
 import asyncio
+from asyncio import _get_running_loop as _running_loop
 from concurrent.futures import Future
 from weakref import WeakKeyDictionary
 
@@ -35,6 +36,15 @@ def _settle(target: asyncio.Future[None], source: Future[None]) -> None:
         target.set_result(None)
 
 
+def _wake(loop: asyncio.AbstractEventLoop, bridge: asyncio.Future[None], done: Future[None]) -> None:
+    """Settle ``bridge`` now when the receipt resolved on the loop's own thread (a writer process's answer is read
+    there), else from the loop at its next turn (a writer thread)."""
+    if _running_loop() is loop:
+        _settle(bridge, done)
+    else:
+        loop.call_soon_threadsafe(_settle, bridge, done)
+
+
 async def durable(receipt: Future[None]) -> None:
     """Return once ``receipt`` has resolved; raise what it failed with (``AuditUnavailable``)."""
     if receipt.done():
@@ -45,5 +55,5 @@ async def durable(receipt: Future[None]) -> None:
         loop = asyncio.get_running_loop()
         bridge = _Release(loop=loop)
         _bridges[receipt] = bridge
-        receipt.add_done_callback(lambda done: loop.call_soon_threadsafe(_settle, bridge, done))
+        receipt.add_done_callback(lambda done: _wake(loop, bridge, done))
     await bridge

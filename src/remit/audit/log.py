@@ -180,9 +180,12 @@ class AuditLog:
         return _DONE if self.mode == "async" else receipt
 
     def _enqueue(self, item: Json | tuple[Any, ...]) -> Receipt:
-        """Queue an item for the writer process, unmasked: sync mode, no spool."""
+        """Queue an item for the writer process, unmasked (sync mode, no spool). If the child has answered every
+        batch sent, the queue goes to it at once; else it waits for the child's answer (``_settled`` sends it
+        then): one batch at a time with the child, everything queued meanwhile in the next one."""
+        writer = self._process
         with self._lock:
-            if self._stop or not self._running:
+            if self._stop or not self._running or writer is None:
                 self.stats.refused += 1
                 raise AuditUnavailable("the audit log is not running; the request was refused")
             if len(self._pending) + self._inflight >= self._max_pending:
@@ -191,12 +194,26 @@ class AuditLog:
             self._pending.append(item)  # type: ignore[arg-type]  # the writer process takes both
             self.stats.recorded += 1
             receipt = self._receipt
-            first = len(self._pending) == 1
-            if self._loop is None and (first or len(self._pending) >= self._max_batch):
-                self._wake.notify()
-        if first and self._loop is not None:
+            here = self._loop is None or threading.get_ident() == self._loop_thread
+            now = here and writer.idle
+            batch, taken = self._take_locked() if now else ([], receipt)
+            kick = not here and len(self._pending) == 1
+        if now:
+            writer.submit(batch, taken)
+        elif kick:  # a thread of the pool: the loop sends it (ProcessWriter is the loop's)
             self._kick_loop()
         return receipt
+
+    def _send_pending(self) -> None:
+        """Send what is queued if the child has answered everything (after an answer; the writer's safety net)."""
+        writer = self._process
+        if writer is None or (self._loop is not None and threading.get_ident() != self._loop_thread):
+            return
+        with self._lock:
+            if not self._pending or not writer.idle:
+                return
+            batch, receipt = self._take_locked()
+        writer.submit(batch, receipt)
 
     def _kick_loop(self) -> None:
         loop, kick = self._loop, self._kick
@@ -244,7 +261,8 @@ class AuditLog:
             self._kick = asyncio.Event()
             self._task = loop.create_task(self._run_on_loop(), name="remit-audit-writer")
         else:
-            self._thread = threading.Thread(target=self._run, name="remit-audit-writer", daemon=True)
+            run = self._run if self._process is None else self._run_process
+            self._thread = threading.Thread(target=run, name="remit-audit-writer", daemon=True)
             self._thread.start()
         self._running = True
 
@@ -267,12 +285,12 @@ class AuditLog:
             else:
                 task.cancel()
             self._loop = self._kick = None
-            with self._lock:
-                batch, receipt = self._take_locked()
-            if batch and self._process is not None:
-                self._process.submit(batch, receipt)
-            elif batch:
-                self._commit(batch, receipt)
+        with self._lock:
+            batch, receipt = self._take_locked()
+        if batch and self._process is not None:
+            self._process.submit(batch, receipt)
+        elif batch:
+            self._commit(batch, receipt)
         writer, self._process = self._process, None
         if writer is not None:  # the child commits what it was sent and signs the closing checkpoint
             writer.stop(timeout)
@@ -311,13 +329,20 @@ class AuditLog:
                     # group commit: give concurrent callers a moment to join this batch
                     self._wake.wait(timeout=self._batch_seconds)
                 batch, receipt = self._take_locked()
-            if self._process is not None:  # the child commits it, and signs checkpoints itself
-                if batch:
-                    self._process.submit(batch, receipt)
-                continue
             if batch:
                 self._commit(batch, receipt)
             last_checkpoint = self._checkpoint_if_due(last_checkpoint)
+
+    def _run_process(self) -> None:
+        """The writer thread beside a writer process: batches go out from ``_enqueue`` and on each answer; this
+        only sends what may have been left queued (a safety net, every second) until the log stops."""
+        while True:
+            with self._lock:
+                if not self._stop:
+                    self._wake.wait(timeout=1.0)
+                if self._stop:
+                    return
+            self._send_pending()
 
     async def _run_on_loop(self) -> None:
         kick = self._kick
@@ -332,7 +357,8 @@ class AuditLog:
                 except TimeoutError:
                     pass
             kick.clear()
-            await asyncio.sleep(0)  # group commit: the requests already runnable add their records first
+            if self._process is None:
+                await asyncio.sleep(0)  # group commit: the requests already runnable add their records first
             with self._lock:
                 if self._stop:
                     return
@@ -405,10 +431,11 @@ class AuditLog:
                 self.stats.failures += 1
         if error is not None:
             receipt.set_exception(AuditUnavailable("the audit log could not be written; the request was refused"))
-            return
-        if self._on_commit is not None:
-            self._on_commit(records, seconds)
-        receipt.set_result(None)
+        else:
+            if self._on_commit is not None:
+                self._on_commit(records, seconds)
+            receipt.set_result(None)
+        self._send_pending()  # what was queued while the child worked
 
     def _retry(self, batch: list[Json]) -> None:
         delay = 0.05

@@ -120,6 +120,8 @@ class ProcessWriter:
         self._unacked: dict[int, tuple[int, Any]] = {}  #: batch id -> (records, token)
         self._last_start = float("-inf")
         self._lock = threading.Lock()  #: ``_unacked`` between the sending and the acknowledgement-reading threads
+        #: one sender at a time (threads without a loop): frames whole and in order, one start of a new child
+        self._send_lock = threading.RLock()
         self._acks: threading.Thread | None = None
         self._stopping = False
         self.restarts = 0
@@ -127,6 +129,11 @@ class ProcessWriter:
     @property
     def alive(self) -> bool:
         return self._sock is not None
+
+    @property
+    def idle(self) -> bool:
+        """Every batch sent has been answered: one sent now is taken at once (or, the child gone, starts another)."""
+        return not self._unacked
 
     # -- lifecycle ------------------------------------------------------------------------------------------
 
@@ -151,6 +158,7 @@ class ProcessWriter:
             raise WriterError(f"could not start the audit writer: {exc}") from exc
         finally:
             theirs.close()
+        self._reader = FrameReader()  # this child's stream from its first byte
         try:
             ours.sendall(frame(asdict(self._config)))
             ready = self._read_one(ours, START_SECONDS)
@@ -164,7 +172,6 @@ class ProcessWriter:
             detail = ready[1] if isinstance(ready, tuple) and len(ready) == 2 and ready[0] == "failed" else ready
             raise WriterError(f"the audit writer did not start: {detail}")
         self._child, self._sock = child, ours
-        self._reader = FrameReader()
         self._out = bytearray()
         loop = self._loop
         if loop is not None:
@@ -277,6 +284,10 @@ class ProcessWriter:
     def submit(self, batch: list[Json], token: Any) -> None:
         """Send ``batch``; ``settled`` is called with ``token`` once the child has committed it, or could not.
         Never raises: a batch that cannot be sent is settled as failed at once."""
+        with self._send_lock:
+            self._submit(batch, token)
+
+    def _submit(self, batch: list[Json], token: Any) -> None:
         if self._sock is None:
             if time.monotonic() - self._last_start < RESTART_SECONDS:
                 self._settled(len(batch), 0.0, "the audit writer is restarting", token)

@@ -11,9 +11,11 @@ the feed is down the poll still runs, so nothing is missed, only later; the feed
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from remit.policy.engine import PolicyEngine
 from remit.policy.ports import ChangeFeed
@@ -50,6 +52,8 @@ class PolicyRefresher:
         self._heard_revision = 0
         #: how many changes the feed has delivered (news to the guard or not)
         self.pushed = 0
+        #: called after every compile, on the thread that compiled (a server settles its heap there)
+        self.on_compiled: Callable[[], None] | None = None
 
     def observed_revision(self) -> int | None:
         """The store's change counter as the poll last read it, if that was within two intervals; else None.
@@ -96,6 +100,8 @@ class PolicyRefresher:
             self._seen = (inputs.revision, polled_at)
             log.info("policy state compiled: version %s, revision %s", inputs.version, inputs.revision)
         self._caught_up(inputs.revision)
+        if self.on_compiled is not None:
+            self.on_compiled()
         return True
 
     def start(self) -> None:
@@ -156,3 +162,16 @@ class PolicyRefresher:
             if revision > self._heard_revision:
                 self._heard_revision = revision
             self._heard.notify_all()
+
+
+def settle_heap() -> None:
+    """Take what is alive now, the compiled policy state above all, out of the cyclic collector's way.
+
+    A server holds a large, long-lived heap (the registry compiled into Cedar entities, the policy index) and, while
+    decisions wait for their audit batch, many requests at once. Those requests' objects survive young collections
+    and push the collector into full ones, each walking the whole heap (~90 ms here with the benchmark's estate,
+    ~15% of a busy server's time). ``gc.freeze`` moves everything alive into a generation the collector skips.
+    Called after every compile: a replaced state is freed by reference counting (it holds no cycles), frozen or not.
+    """
+    gc.collect(1)  # the young garbage first, so that little of it is frozen
+    gc.freeze()
