@@ -5,8 +5,8 @@ Run by ``bench/audit.py`` as a subprocess (``python bench/audit_server.py --home
 then prints ``STATS <records committed> <batches>``. The app is ``create_app(settings, remit=...)`` exactly as
 ``remit serve`` builds it; only the container differs:
 
-* ``--record sync``: as configured by default: every decision is group-committed to the hash-chained log
-  before the AuthZEN endpoint answers;
+* ``--record sync``: as configured by default: every decision is group-committed to the hash-chained log by the
+  server's audit writer process before the AuthZEN endpoint answers;
 * ``--record async``: the audit log in async mode (a record is appended to the spool file before the answer; the
   commit follows); the spool is ``<home>/audit-bench-async.spool``, so that it is this server's alone;
 * ``--record off``: the same container with no decision recorder: the AuthZEN endpoint decides exactly as
@@ -15,7 +15,7 @@ then prints ``STATS <records committed> <batches>``. The app is ``create_app(set
   back to sleep, doing nothing: what a second Python thread costs the event loop's thread before it does any
   work (the GIL changes hands at each wake-up).
 
-Several of these servers may share one home (one SQLite file): each has its own writer thread, and SQLite
+Several of these servers may share one home (one SQLite file): each has its own audit writer, and SQLite
 serialises their appends to the one chain.
 """
 

@@ -1,9 +1,16 @@
-"""The audit log's front: records in from the hot path, group-committed by one writer thread.
+"""The audit log's front: records in from the hot path, group-committed by one writer.
 
-``record(body)`` masks the record and queues it; a writer thread takes everything queued, waits at most
-``batch_seconds`` for more (up to ``max_batch``), and appends the batch to the chain in one transaction. Every
-record queued for one batch shares one ``Receipt`` (a ``concurrent.futures.Future``) that resolves when that
-transaction has committed, or fails if it could not.
+``record(body)`` masks the record and queues it; the writer takes everything queued and appends the batch to the
+chain in one transaction. Every record queued for one batch shares one ``Receipt`` (a
+``concurrent.futures.Future``) that resolves when that transaction has committed, or fails if it could not. The
+writer is one of:
+
+* a **writer process** (sync mode with a ``WriterConfig``; a server's default, see ``remit.audit.process``): the
+  records go to it unmasked (decisions as ``decision_parts``), and it builds, masks, chains and commits them. One
+  batch at a time is with it; what is queued meanwhile goes as the next batch when it answers.
+* the server's **event loop** (``start(loop=...)`` without a writer process): batches committed between requests;
+* a **writer thread** (the CLI, embedding): it waits at most ``batch_seconds`` for more records (up to
+  ``max_batch``) before each commit.
 
 * **sync** (default): a caller releases a decision only once its receipt resolves, so an answer that reached a
   caller is durably in the log. The HTTP edge awaits the receipt without blocking the event loop.
