@@ -28,7 +28,7 @@ from remit.errors import BadRequest
 from remit.ids import new_id
 from remit.policy.compile import AGENT, TYPE_ALIASES, cedar_type
 from remit.policy.engine import PolicyEngine
-from remit.policy.model import AuthzRequest, Decision, DenyCode, Effect, EntityRef, Mode
+from remit.policy.model import AuthzRequest, Decision, DenyCode, Effect, EntityRef, Mode, build
 from remit.policy.state import CompiledState
 from remit.policy.values import is_cedar_record, to_cedar
 
@@ -194,15 +194,14 @@ def _json_type(value: Any) -> str:
 def decision_body(d: Decision) -> Json:
     """``{decision, context}``: the ``decision_id`` always, and on deny the reason an agent can act on."""
     ctx: Json = {"decision_id": d.decision_id}
-    if d.effect is Effect.DENY:
+    if d.effect is _DENY:
         ctx["reason"] = reason(d)
     return {"decision": d.allowed, "context": ctx}
 
 
 def reason(d: Decision) -> Json:
-    code = d.deny_code or DenyCode.NO_PERMIT
     out: Json = {
-        "code": code.value,
+        "code": _CODE_VALUES[d.deny_code or _NO_PERMIT],  # code.value
         "message": d.message,
         "policies": list(d.reasons),
         "access_request_possible": d.request_access_possible,
@@ -210,7 +209,7 @@ def reason(d: Decision) -> Json:
     if d.errors:  # ids only: Cedar's messages can quote attribute values
         out["errored_policies"] = [e.split(": ", 1)[0] for e in d.errors]
     if d.allowed:  # log-only mode: the policies deny, the caller is told allow
-        out["enforced"] = d.mode is not Mode.LOG_ONLY
+        out["enforced"] = d.mode is not _LOG_ONLY
     return out
 
 
@@ -263,7 +262,7 @@ class AuthZen:
 
     def evaluation(self, p: AdminPrincipal, body: Any) -> Json:
         """Access Evaluation API: one decision."""
-        authorize(p, Act.DECISION_EVALUATE)
+        authorize(p, _EVALUATE)
         return decision_body(self._decide(self.request(body_object(body))))
 
     def evaluations(self, p: AdminPrincipal, body: Any) -> Json:
@@ -360,19 +359,35 @@ def _plain_request(obj: Json, state: CompiledState | None) -> AuthzRequest | Non
         ctx = {}
     elif not is_cedar_record(ctx):
         return None
-    return AuthzRequest(
-        principal=_ref(state, s_type, s_id),
-        action=name,
-        resource=_ref(state, r_type, r_id),
-        context=ctx,
+    return build(
+        AuthzRequest,
+        {
+            "principal": _ref(state, s_type, s_id),
+            "action": name,
+            "resource": _ref(state, r_type, r_id),
+            "context": ctx,
+            "principal_attrs": None,
+            "resource_attrs": None,
+            "action_attrs": None,
+        },
     )
+
+
+_make: Any = tuple.__new__  #: ``_make(EntityRef, (type, id))`` is ``EntityRef(type, id)`` without the call
+# An enum's members, and their values, are slow to reach (``EnumType.__getattr__``, the ``value`` property).
+_DENY = Effect.DENY
+_LOG_ONLY = Mode.LOG_ONLY
+_NO_PERMIT = DenyCode.NO_PERMIT
+_CODE_VALUES = {code: code.value for code in DenyCode}
+_EVALUATE = Act.DECISION_EVALUATE
 
 
 def _ref(state: CompiledState | None, type_: str, ident: str) -> EntityRef:
     ctype = TYPE_ALIASES.get(type_.lower(), type_)  # cedar_type, inline
     if ctype == AGENT and ident.startswith("spiffe://"):
         return entity_ref(state, Party(type_, ident))
-    return EntityRef(ctype, ident)
+    ref: EntityRef = _make(EntityRef, (ctype, ident))
+    return ref
 
 
 def entity_ref(state: CompiledState | None, p: Party) -> EntityRef:

@@ -7,11 +7,12 @@ diagnostics into ours. Policy ids come from an ``@id("...")`` annotation, else `
 
 from __future__ import annotations
 
+import _json
 import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import cedarpy
 
@@ -43,8 +44,7 @@ class ParsedPolicy:
     annotations: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
 
-@dataclass(frozen=True, slots=True)
-class RawResult:
+class RawResult(NamedTuple):
     allowed: bool
     reasons: tuple[str, ...]
     errors: tuple[tuple[str, str], ...]  #: (policy id, message)
@@ -129,20 +129,6 @@ def validate(policies: Sequence[ParsedPolicy], schema: dict[str, Any]) -> list[s
     return problems
 
 
-def evaluate(
-    principal: EntityRef,
-    action: str,
-    resource: EntityRef,
-    context: dict[str, Any],
-    policies: PolicySetHandle,
-    entity_set: EntitiesHandle | list[dict[str, Any]],
-) -> RawResult:
-    """One Cedar evaluation. ``ValueError`` from cedarpy (a malformed request or context) propagates."""
-    if _native_batch is not None:
-        return _evaluate_native(principal, action, resource, context, policies, entity_set)
-    return evaluate_public(principal, action, resource, context, policies, entity_set)
-
-
 def evaluate_public(
     principal: EntityRef,
     action: str,
@@ -191,22 +177,38 @@ def _evaluate_native(
     policies: PolicySetHandle,
     entity_set: EntitiesHandle | list[dict[str, Any]],
 ) -> RawResult:
+    principal_type, principal_id = principal
+    resource_type, resource_id = resource
     request = {
-        "principal": {"type": principal.type, "id": principal.id},
+        "principal": {"type": principal_type, "id": principal_id},
         "action": {"type": "Action", "id": action},
-        "resource": {"type": resource.type, "id": resource.id},
-        "context": json.dumps(context),
+        "resource": {"type": resource_type, "id": resource_id},
+        "context": _dumps(context),
     }
     native_entities = json.dumps(entity_set) if isinstance(entity_set, list) else entity_set._inner
     (answer,) = _native_batch([request], policies, native_entities, None, False)
     decision, diagnostics = _read_answer(answer)
     # Allow, Deny, or NoDecision when Cedar could not build the request
-    if decision not in ("Allow", "Deny", "NoDecision"):
+    if decision != "Allow" and decision != "Deny" and decision != "NoDecision":
         raise RuntimeError(f"unexpected Cedar decision {decision!r}")
-    reasons: list[str] = diagnostics.get("reason", [])
     found = diagnostics.get("errors")
     errors = tuple((_error_policy(msg), str(msg)) for msg in found) if found else ()
-    return RawResult(allowed=decision == "Allow", reasons=tuple(reasons), errors=errors)
+    result: RawResult = _new_result(RawResult, (decision == "Allow", tuple(diagnostics.get("reason", ())), errors))
+    return result
+
+
+_new_result: Any = tuple.__new__  #: ``RawResult(...)`` without its keyword handling
+
+
+#: ``json.dumps(context)``, the same text, with the encoder that ``json.dumps`` builds on every call built once.
+#: The context is a flat record or ``to_cedar``'s fresh copy (see the engine), never a cycle: not checked for one.
+_encode_context = _json.make_encoder(
+    None, json.JSONEncoder().default, _json.encode_basestring_ascii, None, ": ", ", ", False, False, True
+)
+
+
+def _dumps(value: Any) -> str:
+    return "".join(_encode_context(value, 0))
 
 
 _ANSWER_HEAD = '{"decision":"'
@@ -226,6 +228,10 @@ def _read_answer(answer: str) -> tuple[Any, Any]:
                 return answer[len(_ANSWER_HEAD) : end], diagnostics
     result = json.loads(answer)
     return result["decision"], result.get("diagnostics", {})
+
+
+#: One Cedar evaluation. ``ValueError`` from cedarpy (a malformed request or context) propagates.
+evaluate = _evaluate_native if _native_batch is not None else evaluate_public
 
 
 def _error_policy(message: str) -> str:

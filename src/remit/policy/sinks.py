@@ -10,11 +10,12 @@ import logging
 from remit.policy.model import AuthzRequest, Decision, Mode
 
 log = logging.getLogger("remit.decisions")
+_LOG_ONLY = Mode.LOG_ONLY  #: an enum's members are slow to reach through their class (``EnumType.__getattr__``)
 
 
 def log_would_deny(request: AuthzRequest, decision: Decision) -> None:
     """In log-only mode, say what enforcement would have done."""
-    if decision.mode is Mode.LOG_ONLY and decision.allowed and decision.would_deny:
+    if decision.mode is _LOG_ONLY and decision.allowed and decision.would_deny:
         log.info(
             "log-only: would deny %s %s %s %s (%s; policies %s; decision %s)",
             request.principal,
