@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import threading
@@ -45,3 +46,14 @@ def test_a_forked_child_does_not_repeat_its_parents_ids() -> None:
     child = os.read(read, 100).decode()
     os.close(read)
     assert child != new_id("dec")
+
+
+def test_a_default_id_is_its_own_bytes_encoded() -> None:
+    # The default-sized ids are sliced from the text of many ids' bytes encoded at once: each slice must be what
+    # encoding its own 12 bytes gives (12 bytes are whole base64 groups, so no padding and no overlap).
+    raw = os.urandom(12 * 341)
+    whole = base64.urlsafe_b64encode(raw).decode()
+    for i in range(341):
+        assert whole[16 * i : 16 * i + 16] == base64.urlsafe_b64encode(raw[12 * i : 12 * i + 12]).decode()
+    made = [new_id("dec") for _ in range(1000)]  # several batches
+    assert all(re.fullmatch(r"dec_[A-Za-z0-9_-]{16}", i) for i in made) and len(set(made)) == 1000
