@@ -6,7 +6,9 @@ source feed it:
 
 * **decisions**, from the engine's sink (``observe_decision``), on the hot path: appended to a list, folded
   into counters now and then, and turned into metric families at scrape time (see ``_DecisionCounts``);
-* **requests** and **audit commits**, observed as they end (``observe_request``, ``observe_audit_commit``);
+* **requests**, on the hot path too: appended to a list and folded into their histogram now and then, a bucket
+  count at a time, and before every scrape (see ``_RequestTimes``);
+* **audit commits**, observed as they end (``observe_audit_commit``);
 * **state** read at scrape time: audit queue depth and counters (``AuditStats``), the active policy version.
 
 The ``source`` label of a decision is ``remit.obs.decisions.decision_source``: ``authzen``, ``search`` or
@@ -18,6 +20,7 @@ from __future__ import annotations
 import threading
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -67,14 +70,16 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         self._decisions = _DecisionCounts()
         self.registry.register(self._decisions)
-        self._requests = Histogram(
+        self._request_times = _RequestTimes()
+        self.registry.register(self._request_times)  # before the histogram: folds what waits into it, first
+        self._request_times.histogram = Histogram(
             "remit_http_request_duration_seconds",
             "Time a decision endpoint took to answer, audit commit included.",
             ("endpoint", "status"),
             buckets=REQUEST_BUCKETS,
             registry=self.registry,
         )
-        self._request_children: dict[tuple[str, int], Histogram] = {}
+        self._pending_requests = self._request_times.pending
         self.tokens_issued = Counter(
             "remit_tokens_issued", "Access tokens issued, by grant type.", ("grant_type",), registry=self.registry
         )
@@ -111,10 +116,10 @@ class Metrics:
         self._decisions.add(decision, decision_source.get())
 
     def observe_request(self, endpoint: str, status: int, seconds: float) -> None:
-        child = self._request_children.get((endpoint, status))
-        if child is None:  # the label lookup costs microseconds: once per (endpoint, status)
-            child = self._request_children.setdefault((endpoint, status), self._requests.labels(endpoint, status))
-        child.observe(seconds)
+        pending = self._pending_requests
+        pending.append((endpoint, status, seconds))
+        if len(pending) >= FOLD_EVERY:
+            self._request_times.fold()
 
     def observe_audit_commit(self, _records: int, seconds: float) -> None:
         """``AuditLog(on_commit=...)``: one batch committed."""
@@ -207,6 +212,67 @@ class _DecisionCounts(Collector):
             buckets=_cumulative(_DECISION_LE, buckets),
             sum_value=total_us / 1e6,
         )
+
+
+class _RequestTimes(Collector):
+    """The decision endpoints' durations on their way into ``histogram`` (``remit_http_request_duration_seconds``).
+
+    The hot path only appends (endpoint, status, seconds) to a list; every ``FOLD_EVERY`` requests, and when the
+    registry is collected (this collector is registered before the histogram, so it runs first), they are folded in,
+    a bucket count and a sum per (endpoint, status). ``Histogram.observe`` per request took a lock for the sum and
+    one for the bucket, ~10k instructions. It yields nothing itself: the histogram renders as it always has.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.pending: list[tuple[str, int, float]] = []
+        self.histogram: Histogram | None = None
+        self._children: dict[tuple[str, int], Histogram] = {}
+
+    def fold(self) -> None:
+        histogram = self.histogram
+        if histogram is None:
+            return
+        with self._lock:
+            pending = self.pending
+            # Appends may land while this runs: they go after what is taken here, and wait for the next fold.
+            batch = pending[:]
+            del pending[: len(batch)]
+            grouped: dict[tuple[str, int], list[float]] = {}
+            for endpoint, status, seconds in batch:
+                times = grouped.get((endpoint, status))
+                if times is None:
+                    grouped[endpoint, status] = [seconds]
+                else:
+                    times.append(seconds)
+            for (endpoint, status), times in grouped.items():
+                child = self._children.get((endpoint, status))
+                if child is None:
+                    child = self._children[endpoint, status] = histogram.labels(endpoint, status)
+                _observe_all(child, times)
+
+    def collect(self) -> Iterable[Metric]:
+        self.fold()
+        return ()
+
+
+def _observe_all(child: Histogram, times: list[float]) -> None:
+    """``child.observe(t)`` for each of ``times``: one addition per bucket and one to the sum."""
+    bounds: Sequence[float] | None = getattr(child, "_upper_bounds", None)
+    buckets: Sequence[Any] | None = getattr(child, "_buckets", None)
+    total = getattr(child, "_sum", None)
+    if bounds is None or buckets is None or total is None or len(bounds) != len(buckets):  # another prometheus_client
+        for t in times:
+            child.observe(t)
+        return
+    counts = [0] * len(bounds)
+    for t in times:
+        if t == t:  # as observe does: NaN goes into the sum and no bucket
+            counts[bisect_left(bounds, t)] += 1  # the first bound >= t: the bucket observe would pick
+    total.inc(sum(times))
+    for bucket, n in zip(buckets, counts, strict=True):
+        if n:
+            bucket.inc(n)
 
 
 def _cumulative(bounds: Sequence[str], counts: Sequence[int]) -> list[tuple[str, float]]:
