@@ -121,9 +121,11 @@ class AdminTokenService:
         """The principal if the cache answers for this bearer value (no I/O), else None: then ``authenticate``."""
         if not looks_like_token(secret):
             return None
-        return self._from_cache(digest(secret), self._clock.now())
+        return self._from_cache(digest(secret), None)
 
-    def _from_cache(self, key: str, now: datetime) -> AdminPrincipal | None:
+    def _from_cache(self, key: str, now: datetime | None) -> AdminPrincipal | None:
+        """The cached principal for this digest if still good ``now`` (read from the clock only when needed: a
+        token without expiry, cached since the store last changed, needs no time)."""
         cached = self._cache.get(key)
         if cached is None:
             return None
@@ -131,9 +133,10 @@ class AdminTokenService:
         if revision is not None and revision == self._revision():
             fresh = True  # nothing changed anywhere since the lookup
         else:
+            now = now or self._clock.now()
             fresh = (now - cached_at).total_seconds() < self._cache_seconds
         fresh = fresh and writes == self._store.local_writes()
-        if fresh and (expires_at is None or now < expires_at):
+        if fresh and (expires_at is None or (now or self._clock.now()) < expires_at):
             return principal
         self._cache.pop(key, None)
         return None

@@ -35,14 +35,25 @@ async def get_principal(
 async def authenticate(remit: Remit, authorization: str | None) -> AdminPrincipal:
     """The caller behind an ``Authorization: Bearer`` header. A cached token costs no hop to the thread pool;
     a lookup in the store runs there, off the event loop."""
-    scheme, _, value = (authorization or "").partition(" ")
-    value = value.strip()
-    if scheme.lower() != "bearer" or not value:
+    value = _bearer_value(authorization)
+    if value is None:
         raise AuthenticationError()
     cached = remit.admin_tokens.cached(value)
     if cached is not None:
         return cached
     return await run_in_threadpool(remit.admin_tokens.authenticate, value)
+
+
+def cached_principal(remit: Remit, authorization: str | None) -> AdminPrincipal | None:
+    """What ``authenticate`` returns when the token cache answers (no I/O, no await), else None: then call it."""
+    value = _bearer_value(authorization)
+    return None if value is None else remit.admin_tokens.cached(value)
+
+
+def _bearer_value(authorization: str | None) -> str | None:
+    scheme, _, value = (authorization or "").partition(" ")
+    value = value.strip()
+    return value if scheme.lower() == "bearer" and value else None
 
 
 PrincipalDep = Annotated[AdminPrincipal, Depends(get_principal)]

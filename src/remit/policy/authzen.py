@@ -74,10 +74,14 @@ class Action:
 
 def parse_json(raw: bytes) -> Any:
     """Decode a request body; 400 for an empty body, invalid JSON, NaN/Infinity or absurd nesting."""
-    if not raw.strip():
-        raise InvalidAuthZenRequest("the request body is empty; send a JSON object", field="body")
+    if raw[:1] == b"{" and raw[1:2] != b"\x00":  # the usual body: not empty, and UTF-8 by json.detect_encoding
+        encoding = "utf-8"
+    else:
+        if not raw.strip():
+            raise InvalidAuthZenRequest("the request body is empty; send a JSON object", field="body")
+        encoding = json.detect_encoding(raw)
     try:  # what json.loads(raw, parse_constant=...) does, with a decoder built once rather than per call
-        return _DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
+        return _DECODER.decode(raw.decode(encoding, "surrogatepass"))
     except RecursionError as exc:
         raise InvalidAuthZenRequest("the request body is nested too deeply", field="body") from exc
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors

@@ -22,9 +22,10 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
+from starlette.types import Scope
 
 from remit.admin.access import Act, AdminPrincipal, authorize
-from remit.api.deps import authenticate
+from remit.api.deps import authenticate, cached_principal
 from remit.api.durable import durable
 from remit.api.problems import status_of
 from remit.api.schemas import authzen as wire
@@ -60,18 +61,6 @@ _EVALUATE = Act.DECISION_EVALUATE  #: an enum's members are slow to reach throug
 _SECURITY: dict[str, Any] = {"security": [{"HTTPBearer": []}]}
 
 
-async def _evaluator(request: Request) -> tuple[Remit, AdminPrincipal]:
-    """The container and the caller, if its role may ask for decisions: refused (401/403) before the body is read.
-
-    Resolved by hand rather than with ``Depends``: on the decision path FastAPI's dependency solving costs more
-    than the decision itself.
-    """
-    remit: Remit = request.app.state.remit
-    p = await authenticate(remit, request.headers.get("authorization"))
-    authorize(p, _EVALUATE)
-    return remit, p
-
-
 def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
     """``openapi_extra`` documenting a JSON request body that the handler reads itself, and the bearer token."""
     schema = model.model_json_schema()
@@ -91,14 +80,27 @@ def _inline(node: Any, defs: dict[str, Any]) -> Any:
     return node
 
 
-async def _json_body(request: Request) -> Any:
-    """The decoded body; 400 unless it is JSON by Content-Type and by content."""
-    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+def _headers(scope: Scope) -> tuple[str | None, str]:
+    """The ``Authorization`` and ``Content-Type`` headers (the first of each, as ``request.headers.get`` reads
+    them; "" for a missing Content-Type), in one pass over the raw headers."""
+    authorization: str | None = None
+    content_type: str | None = None
+    for key, value in scope["headers"]:
+        if key == b"authorization":
+            if authorization is None:
+                authorization = value.decode("latin-1")
+        elif key == b"content-type" and content_type is None:
+            content_type = value.decode("latin-1")
+    return authorization, content_type or ""
+
+
+def _check_json(content_type: str) -> None:
+    """400 unless the body is JSON by Content-Type (by content: ``parse_json``)."""
+    media = content_type.split(";", 1)[0].strip().lower()
     if media != "application/json" and not (media.startswith("application/") and media.endswith("+json")):
         raise InvalidAuthZenRequest(
             "send the request as JSON, with Content-Type: application/json", field="Content-Type"
         )
-    return parse_json(await request.body())
 
 
 Operation = Callable[[AdminPrincipal, Any], dict[str, Any]]
@@ -119,17 +121,37 @@ Factory = Callable[[Remit, AdminPrincipal, list[Receipt]], Operation]
 
 
 async def _answer(request: Request, operation: Factory, *, inline: bool = False) -> Response:
-    """Answer one decision request: timed for ``/metrics``, and traced when tracing is on."""
+    """Answer one decision request: timed for ``/metrics``, and traced when tracing is on.
+
+    The caller is authenticated and authorized (401/403) before the body is read, by hand rather than with
+    ``Depends``: on the decision path FastAPI's dependency solving costs more than the decision itself. One
+    coroutine, not one per step: each costs about as much as a small check.
+    """
+    scope = request.scope
     remit: Remit = request.app.state.remit
-    route = request.scope.get("route")
-    path: str = route.path if route is not None else request.scope["path"]  # the template: bounded label values
+    route = scope.get("route")
+    path: str = route.path if route is not None else scope["path"]  # the template: bounded label values
     started = perf_counter()
     source = decision_source.set("search" if path.startswith(SEARCH_PREFIX) else "authzen")
     tracing = remit.tracing
     span = None if tracing is None else tracing.start_request(_span_name(path), request.headers, path)
     status, error = 500, None
     try:
-        response = await _decide(request, operation, inline=inline)
+        authorization, content_type = _headers(scope)
+        p = cached_principal(remit, authorization) or await authenticate(remit, authorization)
+        authorize(p, _EVALUATE)
+        receipts: list[Receipt] = []
+        run = operation(remit, p, receipts)
+        _check_json(content_type)
+        body = parse_json(await request.body())
+        if inline:  # one evaluation is tens of microseconds: cheaper than a hop to the thread pool
+            answer = run(p, body)
+        else:  # batches and searches evaluate many times: off the event loop
+            answer = await run_in_threadpool(run, p, body)
+        # Released only once every decision in it is durably in the audit log (sync mode; see remit.audit.log).
+        for receipt in receipts:
+            await durable(receipt)
+        response = Response(_render(answer).encode("utf-8"), media_type="application/json")
         status = 200
         return response
     except BaseException as exc:  # observed and re-raised: the app's handlers render it
@@ -145,21 +167,6 @@ async def _answer(request: Request, operation: Factory, *, inline: bool = False)
 def _span_name(path: str) -> str:
     """``/access/v1/search/subject`` -> ``remit.authzen.search.subject``."""
     return "remit.authzen." + path.rsplit("/v1/", 1)[-1].replace("/", ".")
-
-
-async def _decide(request: Request, operation: Factory, *, inline: bool) -> Response:
-    remit, p = await _evaluator(request)
-    receipts: list[Receipt] = []
-    run = operation(remit, p, receipts)
-    body = await _json_body(request)
-    if inline:  # one evaluation is tens of microseconds: cheaper than a hop to the thread pool
-        answer = run(p, body)
-    else:  # batches and searches evaluate many times: off the event loop
-        answer = await run_in_threadpool(run, p, body)
-    # Released only once every decision in it is durably in the audit log (sync mode; see remit.audit.log).
-    for receipt in receipts:
-        await durable(receipt)
-    return Response(_render(answer).encode("utf-8"), media_type="application/json")
 
 
 def _authzen(remit: Remit, p: AdminPrincipal, receipts: list[Receipt]) -> AuthZen:
