@@ -214,6 +214,7 @@ def _dumps(value: Any) -> str:
 _ANSWER_HEAD = '{"decision":"'
 _ANSWER_DIAGNOSTICS = '","correlation_id":null,"diagnostics":'
 _answer_decoder = json.JSONDecoder()
+_scan_answer: Any = _answer_decoder.scan_once  # type: ignore[attr-defined]
 
 
 def _read_answer(answer: str) -> tuple[Any, Any]:
@@ -223,7 +224,11 @@ def _read_answer(answer: str) -> tuple[Any, Any]:
     if answer.startswith(_ANSWER_HEAD):
         end = answer.find(_ANSWER_DIAGNOSTICS, len(_ANSWER_HEAD))
         if end > 0:
-            diagnostics, _ = _answer_decoder.raw_decode(answer, end + len(_ANSWER_DIAGNOSTICS))
+            at = end + len(_ANSWER_DIAGNOSTICS)
+            try:  # _answer_decoder.raw_decode(answer, at), without its frame
+                diagnostics, _ = _scan_answer(answer, at)
+            except StopIteration as err:
+                raise json.JSONDecodeError("Expecting value", answer, err.value) from None
             if type(diagnostics) is dict:
                 return answer[len(_ANSWER_HEAD) : end], diagnostics
     result = json.loads(answer)

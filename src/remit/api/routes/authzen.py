@@ -117,6 +117,22 @@ def _render(answer: dict[str, Any]) -> str:
     return "".join(_encode_answer(answer, 0))
 
 
+class JSONAnswer(Response):
+    """What ``Response(body, media_type="application/json")`` is (status 200, the same body and headers, in the
+    same order), without going through its general handling of headers."""
+
+    media_type = "application/json"
+
+    def __init__(self, body: bytes) -> None:
+        self.status_code = 200
+        self.background = None
+        self.body = body
+        self.raw_headers = [(b"content-length", str(len(body)).encode("latin-1")), (b"content-type", _JSON)]
+
+
+_JSON = b"application/json"
+
+
 Factory = Callable[[Remit, AdminPrincipal, list[Receipt]], Operation]
 
 
@@ -151,7 +167,7 @@ async def _answer(request: Request, operation: Factory, *, inline: bool = False)
         # Released only once every decision in it is durably in the audit log (sync mode; see remit.audit.log).
         for receipt in receipts:
             await durable(receipt)
-        response = Response(_render(answer).encode("utf-8"), media_type="application/json")
+        response = JSONAnswer(_render(answer).encode("utf-8"))
         status = 200
         return response
     except BaseException as exc:  # observed and re-raised: the app's handlers render it
