@@ -34,7 +34,7 @@ from remit.api.routes import (
     users,
 )
 from remit.container import Remit
-from remit.policy.refresh import settle_heap
+from remit.policy.refresh import SERVER_GC_THRESHOLDS, settle_heap
 from remit.settings import Settings
 
 
@@ -55,6 +55,8 @@ def create_app(settings: Settings, *, remit: Remit | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # Compile the policy state before the first request, then follow changes made by any server or the CLI.
+        thresholds = gc.get_threshold()
+        gc.set_threshold(*SERVER_GC_THRESHOLDS)
         wired.refresher.on_compiled = settle_heap
         wired.refresher.refresh(force=True)
         wired.refresher.start()
@@ -65,7 +67,8 @@ def create_app(settings: Settings, *, remit: Remit | None = None) -> FastAPI:
         finally:
             wired.refresher.stop()
             wired.refresher.on_compiled = None
-            gc.unfreeze()  # the collector looks at everything again (a process that goes on, such as a test run)
+            gc.unfreeze()  # the collector as it was (a process that goes on, such as a test run)
+            gc.set_threshold(*thresholds)
             wired.audit_log.stop()
             if owned:
                 wired.close()

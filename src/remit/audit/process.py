@@ -227,14 +227,7 @@ class ProcessWriter:
         except (OSError, WriterError) as exc:
             log.error("the audit writer did not stop cleanly: %s", exc)
         finally:
-            sock.close()
-            self._fail_unacked("the audit writer stopped before committing this batch")
-            try:
-                child.wait(timeout=max(1.0, timeout))
-            except subprocess.TimeoutExpired:
-                log.error("the audit writer did not exit; killing it")
-                child.kill()
-                child.wait()
+            self._finish(sock, child, timeout)
 
     def _stop_threaded(self, sock: socket.socket, child: subprocess.Popen[bytes], timeout: float) -> None:
         self._sock = None
@@ -245,6 +238,10 @@ class ProcessWriter:
         acks = self._acks
         if acks is not None:
             acks.join(timeout)  # it reads the answers until the child closes its end
+        self._finish(sock, child, timeout)
+
+    def _finish(self, sock: socket.socket, child: subprocess.Popen[bytes], timeout: float) -> None:
+        """After the last answer: close, refuse whatever was not answered, wait for the child (kill it if it hangs)."""
         sock.close()
         self._fail_unacked("the audit writer stopped before committing this batch")
         try:
