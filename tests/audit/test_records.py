@@ -97,3 +97,25 @@ def test_a_decision_the_log_cannot_take_is_refused_with_503_not_answered(remit: 
     authz = Authorizer(remit.pdp, recorder=remit.decision_recorder)
     with pytest.raises(AuditUnavailable):
         authz.check(("agent", "bot"), "call_tool", ("tool", "helpdesk.get"))
+
+
+def test_timestamps_are_the_strftime_text_they_replaced() -> None:
+    """``timestamp`` cuts ``isoformat``'s offset rather than calling ``strftime`` (cheaper): the same text."""
+    import random
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from remit.audit.record import timestamp
+
+    rng = random.Random(7)
+    for _ in range(5000):
+        at = datetime(
+            rng.randint(1000, 9998),
+            rng.randint(1, 12),
+            rng.randint(1, 28),
+            rng.randint(0, 23),
+            rng.randint(0, 59),
+            rng.randint(0, 59),
+            rng.choice([0, rng.randint(0, 999_999)]),
+            tzinfo=timezone(timedelta(minutes=rng.randint(-900, 900))),
+        )
+        assert timestamp(at) == at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
