@@ -1,7 +1,7 @@
 """The audit log benchmark: decisions with durable hash-chained logging against the same decisions unlogged, and
 the log's own capacity against a raw hash-chained insert loop, on SQLite and PostgreSQL, in one run.
 
-    .venv/bin/python bench/audit.py                 # the full run (~6.5 minutes on two cores)
+    .venv/bin/python bench/audit.py                 # the full run (~8 minutes on two cores)
     .venv/bin/python bench/audit.py --quick         # a short run (~1.5 minutes)
     .venv/bin/python bench/audit.py --postgres postgresql+psycopg://postgres@127.0.0.1:5432/test
 
@@ -656,7 +656,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="a PostgreSQL server (postgresql+psycopg://...) on which to create, use and drop two scratch databases",
     )
     parser.add_argument("--threads", default="8,64", help="in-process thread counts (default 8,64)")
-    parser.add_argument("--connections", default="8,64", help="HTTP keep-alive connections (default 8,64)")
+    parser.add_argument(
+        "--connections",
+        default="8,64,256",
+        help="HTTP keep-alive connections (default 8,64,256; the target at the last)",
+    )
     parser.add_argument("--producers", type=int, default=4, help="threads calling AuditLog.record (default 4)")
     parser.add_argument("--skip", default="", help="sections to skip: any of inprocess,http,capacity")
     args = parser.parse_args(argv)
