@@ -200,10 +200,11 @@ class ProcessWriter:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Ask the child to commit what it has and exit; settle every batch it answers; wait for it."""
-        sock, child = self._sock, self._child
+        with self._send_lock:  # a batch being sent goes first; none is sent (nor a child started) after this
+            self._stopping = True
+            sock, child = self._sock, self._child
         if sock is None or child is None:
             return
-        self._stopping = True
         if self._loop is None:
             self._stop_threaded(sock, child, timeout)
             return
@@ -285,6 +286,9 @@ class ProcessWriter:
             self._submit(batch, token)
 
     def _submit(self, batch: list[Json], token: Any) -> None:
+        if self._stopping:
+            self._settled(len(batch), 0.0, "the audit writer has stopped", token)
+            return
         if self._sock is None:
             if time.monotonic() - self._last_start < RESTART_SECONDS:
                 self._settled(len(batch), 0.0, "the audit writer is restarting", token)
