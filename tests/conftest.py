@@ -29,6 +29,11 @@ from remit.store.tables import Base
 
 POSTGRES_ENV = "REMIT_TEST_DATABASE_URL"
 
+# Servers started by tests commit their audit batches on their own event loop: a writer process per live server
+# (there are hundreds) would add ~0.4 s each. tests/audit/test_process_writer.py runs the writer process (the
+# production default) on purpose, through the API too, and tests/audit/test_crash.py serves with the defaults.
+os.environ.setdefault("REMIT_AUDIT__WRITER", "inline")
+
 #: builds the principal of an owner acting for the given user id
 OwnerFactory = Callable[[str], AdminPrincipal]
 

@@ -259,3 +259,30 @@ def test_embedded_threads_use_the_writer_process_too(remit: Remit) -> None:
 def test_one_shot_commands_do_not_start_a_writer_process(remit: Remit) -> None:
     remit.authorizer(audit_process=False)
     assert remit.audit_log._process is None and not remit.audit_log.deferring
+
+
+def test_a_server_answers_decisions_only_once_its_writer_process_has_them(remit: Remit) -> None:
+    """Over HTTP, as ``remit serve`` runs: the AuthZEN answer's decision id is in the log when the answer arrives."""
+    from remit.admin.access import AdminPrincipal, AdminRole
+    from tests.api.conftest import serve
+
+    _, pep = remit.admin_tokens.create(
+        AdminPrincipal(actor="test:setup", role=AdminRole.ADMIN), name="pep", role=AdminRole.PEP
+    )
+    with serve(remit) as server, server.client(pep) as client:
+        assert remit.audit_log.deferring
+        for i in range(5):
+            answer = client.post(
+                "/access/v1/evaluation",
+                json={
+                    "subject": {"type": "agent", "id": f"ghost-{i}"},
+                    "action": {"name": "call_tool"},
+                    "resource": {"type": "tool", "id": "t"},
+                    "context": {"api_key": "sk_live_abcdefghijklmnop"},
+                },
+            )
+            assert answer.status_code == 200 and answer.json()["decision"] is False
+            decision_id = answer.json()["context"]["decision_id"]
+            stored = {r["id"]: r for r in _texts(remit)}
+            assert decision_id in stored  # committed before the answer left
+            assert "sk_live_abcdefghijklmnop" not in json.dumps(stored[decision_id])
