@@ -168,12 +168,7 @@ class AuditLog:
         except (TypeError, ValueError):  # not JSON: raised again below, after the checks, as before
             line = None
         with self._lock:
-            if self._stop or not self._running:
-                self.stats.refused += 1
-                raise AuditUnavailable("the audit log is not running; the request was refused")
-            if len(self._pending) + self._inflight >= self._max_pending:
-                self.stats.refused += 1
-                raise AuditUnavailable("the audit log is behind; the request was refused, retry later")
+            self._admit_locked(running=True)
             if self._spool_fd is not None:
                 self._spool_write(line if line is not None else _spool_line(masked))
             self._pending.append(masked)
@@ -192,12 +187,8 @@ class AuditLog:
         then): one batch at a time with the child, everything queued meanwhile in the next one."""
         writer = self._process
         with self._lock:
-            if self._stop or not self._running or writer is None:
-                self.stats.refused += 1
-                raise AuditUnavailable("the audit log is not running; the request was refused")
-            if len(self._pending) + self._inflight >= self._max_pending:
-                self.stats.refused += 1
-                raise AuditUnavailable("the audit log is behind; the request was refused, retry later")
+            self._admit_locked(running=writer is not None)
+            assert writer is not None  # refused above otherwise
             self._pending.append(item)  # type: ignore[arg-type]  # the writer process takes both
             self.stats.recorded += 1
             receipt = self._receipt
@@ -210,6 +201,15 @@ class AuditLog:
         elif kick:  # a thread of the pool: the loop sends it (ProcessWriter is the loop's)
             self._kick_loop()
         return receipt
+
+    def _admit_locked(self, *, running: bool) -> None:
+        """Refuse (and count) a record the log cannot take: stopped, or full (back-pressure). Call with the lock."""
+        if self._stop or not self._running or not running:
+            self.stats.refused += 1
+            raise AuditUnavailable("the audit log is not running; the request was refused")
+        if len(self._pending) + self._inflight >= self._max_pending:
+            self.stats.refused += 1
+            raise AuditUnavailable("the audit log is behind; the request was refused, retry later")
 
     def _send_pending(self) -> None:
         """Send what is queued if the child has answered everything (after an answer; the writer's safety net)."""
