@@ -25,7 +25,9 @@ On the small agent estate of ``bench/estate.py`` (~280 entities, 36 policies, 25
    SQLite (WAL, ``synchronous=FULL``) and, with ``--postgres URL`` (or ``REMIT_BENCH_POSTGRES``), on PostgreSQL
    in two scratch databases created on that server and dropped afterwards. The records are real decision records
    (``decision_record`` on the estate's requests, with the request id and tool arguments a gateway would add).
-   For reading it, the raw loop's time in the database, and one record's Python work per step of the append path.
+   For reading it: the same raw loop into a table with no index (what this disk and SQLite manage for these
+   bytes at ``synchronous=FULL``, the floor under any log that keeps them), the raw loop's time in the database,
+   and one record's Python work per step of the append path.
 
 Variants are interleaved round by round in shuffled order, so that noise on a shared machine hits them alike; each
 figure is the median of the rounds. It prints one table per section, then which targets were met; it always
@@ -499,13 +501,13 @@ def measure_capacity(
     rng = random.Random(9)
     start = 0
     for v in variants:  # warm up
-        v.step(cap.bodies_for(templates, start, 2_000, "warm"))
+        v.step(cap.bodies_for(templates, start, 2_000))
         start += 2_000
-    for k in range(rounds):
+    for _ in range(rounds):
         order = list(variants)
         rng.shuffle(order)
         for v in order:
-            bodies = cap.bodies_for(templates, start, records, f"r{k}")
+            bodies = cap.bodies_for(templates, start, records)
             start += records
             seconds, batches = v.step(bodies)
             v.rates.append(records / seconds)
@@ -542,7 +544,7 @@ def capacity_table(variants: list[CapacityVariant], rounds: int, sizes: list[int
 
 def costs_table(templates: list[dict[str, Any]], masker: Masker, n: int = 20_000) -> None:
     """What one record costs in each step of the append path, single-threaded, in a quiet loop (no target)."""
-    bodies = cap.bodies_for(templates, 0, len(templates), "cost")
+    bodies = cap.bodies_for(templates, 0, len(templates))
     masked = [masker.mask(b) for b in bodies]
     full = [with_seq(b, 1_000_000 + i) for i, b in enumerate(masked)]
     texts = [canonical(f) for f in full]
@@ -589,6 +591,18 @@ def run_capacity(setup: Setup, tmp: Path, postgres: str | None, *, records: int,
         raw_sqlite = cap.RawSqlite(tmp / "raw.db")
         stack.callback(raw_sqlite.close)
         raw = CapacityVariant("raw loop", SQLITE, raw_sqlite.append, raw=raw_sqlite)
+        bare_sqlite = cap.RawSqlite(tmp / "bare.db", indexes=False)
+        stack.callback(bare_sqlite.close)
+        bare = CapacityVariant(FLOOR_VARIANT, SQLITE, bare_sqlite.append, raw, raw=bare_sqlite)
+        scattered_sqlite = cap.RawSqlite(tmp / "scattered.db")
+        stack.callback(scattered_sqlite.close)
+        scattered = CapacityVariant(
+            RANDOM_IDS_VARIANT,
+            SQLITE,
+            lambda bodies: scattered_sqlite.append(cap.with_random_ids(bodies)),  # timed inside append
+            raw,
+            raw=scattered_sqlite,
+        )
         log = container(tmp / "log")
         child = container(tmp / "log-process")
         spooled = container(tmp / "log-async", audit={"mode": "async", "spool_file": tmp / "log-async.spool"})
@@ -596,6 +610,8 @@ def run_capacity(setup: Setup, tmp: Path, postgres: str | None, *, records: int,
             CapacityVariant(PROCESS_VARIANT, SQLITE, through(child, process=True), raw),
             CapacityVariant("AuditLog (sync, writer thread)", SQLITE, through(log), raw),
             raw,
+            bare,
+            scattered,
             CapacityVariant("AuditLog (async: spooled first)", SQLITE, through(spooled), raw),
         ]
         where = "SQLite only: no --postgres URL"
@@ -640,6 +656,10 @@ def run_capacity(setup: Setup, tmp: Path, postgres: str | None, *, records: int,
 
 #: the capacity variant as a server runs it (the writer process builds, masks, chains and commits)
 PROCESS_VARIANT = "AuditLog (sync, writer process)"
+#: the raw loop into a table with no index: the least this disk and SQLite do for these bytes with synchronous=FULL
+FLOOR_VARIANT = "raw loop, table without indexes (floor)"
+#: the raw loop with ids that are random throughout, as ids were before they began with the time
+RANDOM_IDS_VARIANT = "raw loop, random ids (as before)"
 
 
 def summary() -> None:

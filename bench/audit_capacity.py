@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 import sqlite3
 import threading
 import time
@@ -32,8 +33,9 @@ from sqlalchemy.engine import make_url
 
 from remit.audit.chain import GENESIS
 from remit.audit.log import AuditLog
+from remit.ids import new_id
 from remit.store import migrate
-from remit.store.db import make_engine
+from remit.store.db import SQLITE_PRAGMAS, make_engine
 
 Json = dict[str, Any]
 
@@ -59,10 +61,17 @@ class Rates:
         return values[len(values) // 2] if values else 0.0
 
 
-def bodies_for(templates: Sequence[Json], start: int, count: int, tag: str) -> list[Json]:
-    """``count`` records cycling through ``templates``, each with its own id (built before the clock starts)."""
+def bodies_for(templates: Sequence[Json], start: int, count: int) -> list[Json]:
+    """``count`` records cycling through ``templates``, each with its own id made as the PDP makes decision ids
+    (``new_id``: time-ordered, random within a millisecond), just before the clock starts."""
     n = len(templates)
-    return [{**templates[i % n], "id": f"dec_{tag}_{i:09d}"} for i in range(start, start + count)]
+    return [{**templates[i % n], "id": new_id("dec")} for i in range(start, start + count)]
+
+
+def with_random_ids(bodies: Sequence[Json]) -> list[Json]:
+    """The same records with ids random throughout (16 URL-safe characters), as ids were before they began with
+    the time: each batch's inserts land all over the unique index on ``id``."""
+    return [{**b, "id": f"dec_{secrets.token_urlsafe(12)}"} for b in bodies]
 
 
 # -- AuditLog ------------------------------------------------------------------------------------------------
@@ -144,17 +153,24 @@ class RawChain:
 
 
 class RawSqlite:
-    """Plain ``sqlite3``: WAL, ``synchronous=FULL``, ``BEGIN IMMEDIATE`` ... ``COMMIT`` per batch."""
+    """Plain ``sqlite3``: WAL, ``synchronous=FULL``, ``BEGIN IMMEDIATE`` ... ``COMMIT`` per batch.
+
+    With ``indexes=False`` the table has the same columns and no index but its ``seq`` primary key (SQLite's rowid):
+    the same bytes appended at the end of one B-tree, which is what the disk and SQLite's WAL manage at the least.
+    """
 
     name = "raw sqlite3 loop"
 
-    def __init__(self, path: Path) -> None:
-        engine = make_engine(f"sqlite:///{path}")
-        migrate.upgrade(engine)  # the same table and indexes as Remit's
-        engine.dispose()
+    def __init__(self, path: Path, *, indexes: bool = True) -> None:
+        if indexes:
+            engine = make_engine(f"sqlite:///{path}")
+            migrate.upgrade(engine)  # the same table and indexes as Remit's
+            engine.dispose()
         self.con = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self.con.execute("PRAGMA journal_mode=WAL")
-        self.con.execute("PRAGMA synchronous=FULL")
+        for pragma in SQLITE_PRAGMAS:  # the engine's own
+            self.con.execute(pragma)
+        if not indexes:
+            self.con.execute(f"CREATE TABLE audit_events (seq INTEGER PRIMARY KEY, {', '.join(COLUMNS[1:])}, hash)")
         self.sql = INSERT.format(", ".join(COLUMNS), ", ".join("?" * (len(COLUMNS) + 1)))
         self.chain = RawChain()
         self.database_seconds = 0.0  #: time in executemany and commit, the rest is building the rows

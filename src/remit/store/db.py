@@ -33,6 +33,16 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
+#: every SQLite connection's settings: WAL with a full sync at each commit (a committed audit batch survives a power
+#: cut), foreign keys enforced, and waits of up to 30 s for another process's write lock
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=FULL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA busy_timeout=30000",
+)
+
+
 def _sqlite(url: str, database: str | None, echo: bool) -> Engine:
     if database and database != ":memory:":
         # The file holds token digests and the whole registry: keep it to its owner.
@@ -53,10 +63,8 @@ def _sqlite(url: str, database: str | None, echo: bool) -> Engine:
         # Let SQLAlchemy, not pysqlite, issue BEGIN, so that BEGIN IMMEDIATE below takes effect.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(pragma)
         cursor.close()
 
     @event.listens_for(engine, "begin")
