@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from concurrent.futures import Future
 
 import pytest
 
 from remit.api.durable import durable
 from remit.audit.log import AuditUnavailable
+from remit.audit.receipt import Receipt
 
 
 def test_many_waiters_on_one_receipt_are_released_when_the_writer_resolves_it() -> None:
     async def main() -> list[str]:
-        receipt: Future[None] = Future()
+        receipt: Receipt = Receipt()
         done: list[str] = []
 
         async def waiter(name: str) -> None:
@@ -33,13 +33,13 @@ def test_many_waiters_on_one_receipt_are_released_when_the_writer_resolves_it() 
 
 def test_a_failed_receipt_fails_every_waiter_and_a_resolved_one_returns_at_once() -> None:
     async def main() -> None:
-        failed: Future[None] = Future()
+        failed: Receipt = Receipt()
         waiters = [asyncio.create_task(durable(failed)) for _ in range(3)]
         await asyncio.sleep(0)
         threading.Thread(target=failed.set_exception, args=(AuditUnavailable(),)).start()
         results = await asyncio.gather(*waiters, return_exceptions=True)
         assert all(isinstance(r, AuditUnavailable) for r in results)
-        ok: Future[None] = Future()
+        ok: Receipt = Receipt()
         ok.set_result(None)
         await durable(ok)
         with pytest.raises(AuditUnavailable):
@@ -50,7 +50,7 @@ def test_a_failed_receipt_fails_every_waiter_and_a_resolved_one_returns_at_once(
 
 def test_a_cancelled_waiter_does_not_cancel_the_others() -> None:
     async def main() -> None:
-        receipt: Future[None] = Future()
+        receipt: Receipt = Receipt()
         first = asyncio.create_task(durable(receipt))
         second = asyncio.create_task(durable(receipt))
         await asyncio.sleep(0)

@@ -1,6 +1,6 @@
 """Awaiting audit receipts on the event loop, one wake-up per batch rather than one per request.
 
-Every decision recorded in one batch shares one receipt (a ``concurrent.futures.Future``; see
+Every decision recorded in one batch shares one receipt (``remit.audit.receipt.Receipt``; see
 ``remit.audit.log``). ``asyncio.wrap_future`` would register a callback per awaiting request, and each would
 wake the loop from the writer thread on its own; here the first request to wait on a receipt creates the one
 ``asyncio.Future`` that all of them await, and the writer wakes the loop once for the whole batch.
@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 from asyncio import _get_running_loop as _running_loop
-from concurrent.futures import Future
 from weakref import WeakKeyDictionary
+
+from remit.audit.receipt import Receipt
 
 
 class _Release(asyncio.Future[None]):
@@ -23,10 +24,10 @@ class _Release(asyncio.Future[None]):
         return False
 
 
-_bridges: WeakKeyDictionary[Future[None], asyncio.Future[None]] = WeakKeyDictionary()
+_bridges: WeakKeyDictionary[Receipt, asyncio.Future[None]] = WeakKeyDictionary()
 
 
-def _settle(target: asyncio.Future[None], source: Future[None]) -> None:
+def _settle(target: asyncio.Future[None], source: Receipt) -> None:
     if target.done():
         return
     error = source.exception()
@@ -36,7 +37,7 @@ def _settle(target: asyncio.Future[None], source: Future[None]) -> None:
         target.set_result(None)
 
 
-def _wake(loop: asyncio.AbstractEventLoop, bridge: asyncio.Future[None], done: Future[None]) -> None:
+def _wake(loop: asyncio.AbstractEventLoop, bridge: asyncio.Future[None], done: Receipt) -> None:
     """Settle ``bridge`` now when the receipt resolved on the loop's own thread (a writer process's answer is read
     there), else from the loop at its next turn (a writer thread)."""
     if _running_loop() is loop:
@@ -45,7 +46,7 @@ def _wake(loop: asyncio.AbstractEventLoop, bridge: asyncio.Future[None], done: F
         loop.call_soon_threadsafe(_settle, bridge, done)
 
 
-async def durable(receipt: Future[None]) -> None:
+async def durable(receipt: Receipt) -> None:
     """Return once ``receipt`` has resolved; raise what it failed with (``AuditUnavailable``)."""
     if receipt.done():
         receipt.result()

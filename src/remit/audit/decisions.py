@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from remit.audit.log import AuditLog, Receipt
+from remit.audit.log import AuditLog
+from remit.audit.receipt import Receipt
 from remit.audit.record import AUDIT_SCHEMA, Json, Kind, summarise, timestamp
 from remit.clock import Clock
 from remit.policy.model import AuthzRequest, Decision, EntityRef

@@ -1,8 +1,8 @@
 """The audit log's front: records in from the hot path, group-committed by one writer.
 
 ``record(body)`` masks the record and queues it; the writer takes everything queued and appends the batch to the
-chain in one transaction. Every record queued for one batch shares one ``Receipt`` (a
-``concurrent.futures.Future``) that resolves when that transaction has committed, or fails if it could not. The
+chain in one transaction. Every record queued for one batch shares one ``Receipt`` (``remit.audit.receipt``, a
+lighter ``concurrent.futures.Future``) that resolves when that transaction has committed, or fails if it could not. The
 writer is one of:
 
 * a **writer process** (sync mode with a ``WriterConfig``; a server's default, see ``remit.audit.process``): the
@@ -33,19 +33,18 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from remit.audit.process import ProcessWriter, WriterConfig
+from remit.audit.receipt import Receipt, resolved
 from remit.audit.record import Masker
 from remit.errors import StoreError
 
 log = logging.getLogger(__name__)
 
-Receipt = Future[None]
 Json = dict[str, Any]
 
 
@@ -83,14 +82,8 @@ class AuditStats:
         return out
 
 
-def _done() -> Receipt:
-    f: Receipt = Future()
-    f.set_result(None)
-    return f
-
-
 #: the receipt of an async-mode record: already durable in the spool
-_DONE = _done()
+_DONE = resolved()
 
 
 def _spool_line(body: Json) -> bytes:
@@ -127,7 +120,7 @@ class AuditLog:
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._pending: list[Json] = []
-        self._receipt: Receipt = Future()
+        self._receipt = Receipt()
         self._inflight = 0  #: records taken by the writer, not yet committed
         self._stop = False
         self._running = False
@@ -381,7 +374,7 @@ class AuditLog:
     def _take_locked(self) -> tuple[list[Json], Receipt]:
         """Everything queued, and the receipt its callers hold; a fresh queue and receipt. Call with the lock."""
         batch, self._pending = self._pending, []
-        receipt, self._receipt = self._receipt, Future()
+        receipt, self._receipt = self._receipt, Receipt()
         self._inflight += len(batch)
         return batch, receipt
 

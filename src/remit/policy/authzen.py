@@ -23,7 +23,7 @@ from typing import Any
 
 from remit.admin.access import Act, AdminPrincipal, authorize
 from remit.audit.decisions import DecisionRecorder
-from remit.audit.log import Receipt
+from remit.audit.receipt import Receipt
 from remit.errors import BadRequest
 from remit.ids import new_id
 from remit.policy.compile import AGENT, TYPE_ALIASES, cedar_type

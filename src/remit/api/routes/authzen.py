@@ -30,7 +30,7 @@ from remit.api.durable import durable
 from remit.api.problems import status_of
 from remit.api.schemas import authzen as wire
 from remit.api.schemas.common import ErrorBody
-from remit.audit.log import Receipt
+from remit.audit.receipt import Receipt
 from remit.container import Remit
 from remit.errors import RemitError
 from remit.obs.decisions import decision_source
