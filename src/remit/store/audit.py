@@ -73,6 +73,21 @@ def append_in(
     if not bodies:
         return []
     seq, prev, checkpoint_seq = session.execute(_READ_HEAD).one()
+    rows, out = _chained(bodies, seq, prev)
+    seq, prev = out[-1]
+    _insert(session, rows)
+    values: dict[str, Any] = {"seq": seq, "hash": prev}
+    if checkpoint is not None and seq - checkpoint_seq >= checkpoint.every:
+        at = now or rows[-1][_AT]
+        values.update(write_checkpoint(session, seq, prev, at, checkpoint.signer))
+    session.connection().execute(_WRITE_HEAD, values)
+    return out
+
+
+def _chained(
+    bodies: Sequence[dict[str, Any]], seq: int, prev: str
+) -> tuple[list[tuple[Any, ...]], list[tuple[int, str]]]:
+    """The rows of ``bodies`` chained after (``seq``, ``prev``), and the (seq, hash) of each."""
     rows: list[tuple[Any, ...]] = []
     out: list[tuple[int, str]] = []
     for body in bodies:
@@ -83,13 +98,13 @@ def append_in(
         rows.append((seq, *_indexed(index_columns(full)), text, prev, digest))
         out.append((seq, digest))
         prev = digest
-    _insert(session, rows)
-    values: dict[str, Any] = {"seq": seq, "hash": prev}
-    if checkpoint is not None and seq - checkpoint_seq >= checkpoint.every:
-        at = now or rows[-1][_AT]
-        values.update(write_checkpoint(session, seq, prev, at, checkpoint.signer))
-    session.connection().execute(_WRITE_HEAD, values)
-    return out
+    return rows, out
+
+
+def _plain(rows: list[tuple[Any, ...]]) -> bool:
+    """Rows the DBAPI takes as they are: an ``allowed`` that is a bool or None (else the column type converts it,
+    or refuses it, through SQLAlchemy)."""
+    return all(r[_ALLOWED] is None or type(r[_ALLOWED]) is bool for r in rows)
 
 
 # The head row through Core statements built once: the ORM's entity load and its bulk update (synchronising the
@@ -127,10 +142,94 @@ def _insert(session: Session, rows: list[tuple[Any, ...]]) -> None:
         marks = ", ".join([mark] * len(_COLUMNS))
         table = quote.format_table(AuditRow.__table__)
         sql = _INSERT_SQL[key] = f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608 - no input
-    if sql is None or not all(r[_ALLOWED] is None or type(r[_ALLOWED]) is bool for r in rows):
+    if sql is None or not _plain(rows):
         session.execute(insert(AuditRow), [dict(zip(_COLUMNS, r, strict=True)) for r in rows])
         return
     conn.exec_driver_sql(sql, rows)
+
+
+@dataclass(frozen=True, slots=True)
+class _DbapiSql:
+    """The group commit's statements in the DBAPI's own parameter style (``?`` for sqlite3, ``%s`` for psycopg)."""
+
+    begin: str | None  #: SQLite: ``BEGIN IMMEDIATE`` (the write lock at once); psycopg begins on its own
+    read_head: str
+    write_head: str
+    write_head_checkpoint: str
+    insert: str
+    insert_checkpoint: str
+
+    @classmethod
+    def of(cls, dialect: Any) -> _DbapiSql | None:
+        if dialect.paramstyle not in ("qmark", "format", "pyformat"):
+            return None
+        m = "?" if dialect.paramstyle == "qmark" else "%s"
+        sqlite = dialect.name == "sqlite"
+        quote = dialect.identifier_preparer
+        head = quote.format_table(_HEAD)
+        events = quote.format_table(AuditRow.__table__)
+        checkpoints = quote.format_table(AuditCheckpointRow.__table__)
+        names = ", ".join(quote.quote(c) for c in _COLUMNS)
+        # no input reaches these strings: table and column names are the model's, values are bound
+        return cls(
+            begin="BEGIN IMMEDIATE" if sqlite else None,
+            read_head=f"SELECT seq, hash, checkpoint_seq FROM {head} WHERE id = {m}"  # noqa: S608
+            + ("" if sqlite else " FOR UPDATE"),
+            write_head=f"UPDATE {head} SET seq = {m}, hash = {m} WHERE id = {m}",  # noqa: S608
+            write_head_checkpoint=(
+                f"UPDATE {head} SET seq = {m}, hash = {m}, checkpoint_seq = {m}, checkpoint_at = {m} WHERE id = {m}"  # noqa: S608
+            ),
+            insert=f"INSERT INTO {events} ({names}) VALUES ({', '.join([m] * len(_COLUMNS))})",  # noqa: S608
+            insert_checkpoint=(
+                f"INSERT INTO {checkpoints} (seq, at, hash, key_id, signature) VALUES ({m}, {m}, {m}, {m}, {m})"  # noqa: S608
+            ),
+        )
+
+
+class _NeedsConversion(Exception):
+    """A batch with a value only SQLAlchemy's column types can convert (or refuse): it goes the session's way."""
+
+
+def _append_dbapi(
+    connection: Any, sql: _DbapiSql, bodies: Sequence[dict[str, Any]], checkpoint: CheckpointPolicy | None
+) -> list[tuple[int, str]]:
+    """``append_in`` on a bare DBAPI connection, in one transaction of its own, committed here: the same rows, the
+    same head lock (``BEGIN IMMEDIATE`` on SQLite, ``FOR UPDATE`` on PostgreSQL), the same checkpoints."""
+    cursor = connection.cursor()
+    try:
+        if sql.begin is not None:
+            cursor.execute(sql.begin)
+        cursor.execute(sql.read_head, (HEAD_ID,))
+        seq0, prev0, checkpoint_seq = cursor.fetchone()
+        rows, out = _chained(bodies, seq0, prev0)
+        if not _plain(rows):
+            raise _NeedsConversion
+        seq, prev = out[-1]
+        cursor.executemany(sql.insert, rows)
+        if checkpoint is not None and seq - checkpoint_seq >= checkpoint.every:
+            at = rows[-1][_AT]
+            key_id, _ = checkpoint.signer(b"")
+            _, signature = checkpoint.signer(checkpoint_payload(seq, prev, at, key_id))
+            cursor.execute(sql.insert_checkpoint, (seq, at, prev, key_id, signature))
+            cursor.execute(sql.write_head_checkpoint, (seq, prev, seq, at, HEAD_ID))
+        else:
+            cursor.execute(sql.write_head, (seq, prev, HEAD_ID))
+        connection.commit()
+        return out
+    finally:
+        cursor.close()
+
+
+#: the statements per (dialect, paramstyle); None: a paramstyle we do not write for (the session's way then)
+_DBAPI_SQL: dict[tuple[str, str], _DbapiSql | None] = {}
+
+
+def _abandon(connection: Any) -> None:
+    """Roll back a failed append's transaction; a connection that cannot even do that is not pooled again."""
+    try:
+        connection.rollback()
+    except Exception:
+        connection.invalidate()
 
 
 def write_checkpoint(session: Session, seq: int, hash_: str, at: str, signer: Signer) -> dict[str, Any]:
@@ -171,13 +270,48 @@ class AuditStore:
     def append(
         self, bodies: Sequence[dict[str, Any]], *, checkpoint: CheckpointPolicy | None = None
     ) -> list[tuple[int, str]]:
-        """One transaction, one commit: the group commit."""
+        """One transaction, one commit: the group commit.
+
+        On the DBAPI connection itself (``_append_dbapi``): a session, its transaction and its connection events
+        cost ~1.5 ms of CPU a commit here, more than the writing of a 20-record batch. Same rows, same locks."""
+        if not bodies:
+            return []
+        dialect = self.engine.dialect
+        key = (dialect.name, dialect.paramstyle)
+        if key not in _DBAPI_SQL:
+            _DBAPI_SQL[key] = _DbapiSql.of(dialect)
+        sql = _DBAPI_SQL[key]
+        if sql is not None:
+            try:
+                return self._append_dbapi(sql, bodies, checkpoint)
+            except _NeedsConversion:
+                pass
         try:
             with self._sessions() as session, session.begin():
                 return append_in(session, bodies, checkpoint=checkpoint)
         except SQLAlchemyError as exc:
             log.error("audit append failed: %s", type(exc).__name__)
             raise StoreError("the audit log could not be written") from exc
+
+    def _append_dbapi(
+        self, sql: _DbapiSql, bodies: Sequence[dict[str, Any]], checkpoint: CheckpointPolicy | None
+    ) -> list[tuple[int, str]]:
+        dbapi_error: type[Exception] = self.engine.dialect.loaded_dbapi.Error
+        try:
+            connection = self.engine.raw_connection()  # from the pool, with the engine's PRAGMAs / pre-ping
+        except SQLAlchemyError as exc:
+            log.error("audit append failed: %s", type(exc).__name__)
+            raise StoreError("the audit log could not be written") from exc
+        try:
+            return _append_dbapi(connection, sql, bodies, checkpoint)
+        except BaseException as exc:
+            _abandon(connection)
+            if isinstance(exc, dbapi_error):
+                log.error("audit append failed: %s", type(exc).__name__)
+                raise StoreError("the audit log could not be written") from exc
+            raise
+        finally:
+            connection.close()  # back to the pool (or gone, if abandoned)
 
     def checkpoint_now(self, signer: Signer, at: str) -> int | None:
         """Sign the chain's current end if it is not signed yet; return its seq (None if nothing to sign)."""
