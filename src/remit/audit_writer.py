@@ -79,12 +79,12 @@ class _Writer:
         """Everything the server has sent so far (at least one read), and whether its end has closed."""
         documents: list[Any] = []
         self._sock.setblocking(True)
-        data = self._sock.recv(1 << 20)
+        got = self._reader.receive(self._sock)
         self._sock.setblocking(False)
-        while data:
-            documents.extend(self._reader.feed(data))
+        while got is not None:
+            documents.extend(got)
             try:
-                data = self._sock.recv(1 << 20)
+                got = self._reader.receive(self._sock)
             except BlockingIOError:
                 return documents, False
         return documents, True
@@ -150,10 +150,10 @@ def main(argv: list[str]) -> int:
     reader = FrameReader()
     documents: list[Any] = []
     while not documents:
-        data = sock.recv(65536)
-        if not data:
+        got = reader.receive(sock)
+        if got is None:
             return 1
-        documents = reader.feed(data)
+        documents = got
     try:
         config = WriterConfig(**documents[0])
         clock = ServerClock()

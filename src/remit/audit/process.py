@@ -75,13 +75,27 @@ def frame(document: Any) -> bytes:
     return _LENGTH.pack(len(payload)) + payload
 
 
+#: what one read takes from the socket at most
+CHUNK = 1 << 20
+
+
 class FrameReader:
-    """Splits a byte stream into documents."""
+    """Splits a byte stream into documents. ``receive`` reads into one buffer of its own, reused: ``sock.recv(n)``
+    allocates ``n`` bytes a call, and a 1 MiB allocation a call costs ~25 µs of system time here (more with other
+    threads running: it was ~130 µs a batch on the acknowledgement thread of a busy ``Remit.authorizer``)."""
 
     def __init__(self) -> None:
         self._buffer = bytearray()
+        self._chunk = bytearray(CHUNK)
+        self._view = memoryview(self._chunk)
 
-    def feed(self, data: bytes) -> list[Any]:
+    def receive(self, sock: socket.socket) -> list[Any] | None:
+        """One read from ``sock`` (what is there, up to ``CHUNK``): the documents it completes, or None at the
+        stream's end. Raises what ``recv`` raises (``BlockingIOError`` on a non-blocking socket with nothing)."""
+        n = sock.recv_into(self._chunk)
+        return self.feed(self._view[:n]) if n else None
+
+    def feed(self, data: bytes | memoryview) -> list[Any]:
         self._buffer += data
         out: list[Any] = []
         view = self._buffer
@@ -191,10 +205,9 @@ class ProcessWriter:
             readable, _, _ = select.select([sock], [], [], left)
             if not readable:
                 continue
-            data = sock.recv(65536)
-            if not data:
+            documents = self._reader.receive(sock)
+            if documents is None:
                 raise WriterError("it exited (see its messages above)")
-            documents = self._reader.feed(data)
             if documents:
                 return documents[0]
 
@@ -220,10 +233,10 @@ class ProcessWriter:
                 readable, _, _ = select.select([sock], [], [], max(0.0, deadline - time.monotonic()))
                 if not readable:
                     break
-                data = sock.recv(1 << 20)
-                if not data:
+                documents = self._reader.receive(sock)
+                if documents is None:
                     break
-                for document in self._reader.feed(data):
+                for document in documents:
                     self._handle(document)
         except (OSError, WriterError) as exc:
             log.error("the audit writer did not stop cleanly: %s", exc)
@@ -257,8 +270,7 @@ class ProcessWriter:
         reader = self._reader
         while True:
             try:
-                data = sock.recv(1 << 20)
-                documents = reader.feed(data) if data else None
+                documents = reader.receive(sock)
             except (OSError, WriterError):
                 documents = None
             if documents is None:
@@ -367,17 +379,12 @@ class ProcessWriter:
         if sock is None:
             return
         try:
-            data = sock.recv(1 << 20)
+            documents = self._reader.receive(sock)
         except BlockingIOError:
             return
-        except OSError:
-            data = b""
-        if not data:
-            self._lost()
-            return
-        try:
-            documents = self._reader.feed(data)
-        except Exception:  # a broken stream: treat the child as lost
+        except Exception:  # the stream is gone or broken: treat the child as lost
+            documents = None
+        if documents is None:
             self._lost()
             return
         for document in documents:
