@@ -14,12 +14,32 @@ from typing import Any, Protocol
 
 import httpx
 import pytest
+import typer
+import typer.testing
 from typer.testing import CliRunner, Result
 
 from remit.cli.main import app
 
 #: environment variables that would point a test at a server or another estate
 _ISOLATE = ("REMIT_URL", "REMIT_TOKEN", "REMIT_DATABASE_URL", "REMIT_CONFIG", "REMIT_ENV", "REMIT_DEBUG", "COLUMNS")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _command_built_once() -> Iterator[None]:
+    """``typer.testing.CliRunner`` builds the click command from the Typer app at every invocation (every
+    command's signature inspected again), which cost more than most commands themselves: build it once."""
+    built: dict[int, Any] = {}
+    build = typer.main.get_command
+
+    def once(typer_app: typer.Typer) -> Any:
+        command = built.get(id(typer_app))
+        if command is None:
+            command = built[id(typer_app)] = build(typer_app)
+        return command
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(typer.testing, "_get_command", once)
+        yield
 
 
 class Run(Protocol):

@@ -43,6 +43,7 @@ from remit.errors import (
     StoreError,
     ValidationError,
 )
+from remit.net.http import tls_context
 from remit.policy.cases import Outcome
 from remit.policy.errors import PolicySyntaxError, PolicyValidationError
 from remit.policy.model import AuthzRequest, Effect, EntityRef
@@ -114,6 +115,7 @@ class RemoteBackend:
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
             timeout=timeout,
             transport=transport,
+            verify=tls_context(),
         )
 
     def close(self) -> None:
@@ -458,7 +460,11 @@ class OAuthClient:
         self.has_admin_token = admin_token is not None
         self._admin = {"Authorization": f"Bearer {admin_token}"} if admin_token else {}
         self._client = httpx.Client(
-            base_url=base, headers={"Accept": "application/json"}, timeout=timeout, transport=transport
+            base_url=base,
+            headers={"Accept": "application/json"},
+            timeout=timeout,
+            transport=transport,
+            verify=tls_context(),
         )
 
     def close(self) -> None:
