@@ -208,8 +208,7 @@ def _append_dbapi(
         cursor.executemany(sql.insert, rows)
         if checkpoint is not None and seq - checkpoint_seq >= checkpoint.every:
             at = rows[-1][_AT]
-            key_id, _ = checkpoint.signer(b"")
-            _, signature = checkpoint.signer(checkpoint_payload(seq, prev, at, key_id))
+            key_id, signature = _sign_checkpoint(seq, prev, at, checkpoint.signer)
             cursor.execute(sql.insert_checkpoint, (seq, at, prev, key_id, signature))
             cursor.execute(sql.write_head_checkpoint, (seq, prev, seq, at, HEAD_ID))
         else:
@@ -232,10 +231,16 @@ def _abandon(connection: Any) -> None:
         connection.invalidate()
 
 
+def _sign_checkpoint(seq: int, hash_: str, at: str, signer: Signer) -> tuple[str, str]:
+    """(key id, signature) of a checkpoint at ``seq``: the signer's key id goes into the payload it signs."""
+    key_id, _ = signer(b"")
+    _, signature = signer(checkpoint_payload(seq, hash_, at, key_id))
+    return key_id, signature
+
+
 def write_checkpoint(session: Session, seq: int, hash_: str, at: str, signer: Signer) -> dict[str, Any]:
     """Insert a checkpoint for ``seq``; return the head's new checkpoint columns."""
-    key_id, _ = signer(b"")  # the signer's key id, to put it in the signed payload
-    _, signature = signer(checkpoint_payload(seq, hash_, at, key_id))
+    key_id, signature = _sign_checkpoint(seq, hash_, at, signer)
     session.execute(insert(AuditCheckpointRow).values(seq=seq, at=at, hash=hash_, key_id=key_id, signature=signature))
     return {"checkpoint_seq": seq, "checkpoint_at": at}
 
