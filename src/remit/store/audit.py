@@ -121,8 +121,6 @@ _indexed = itemgetter(*_INDEXED)
 _COLUMNS = ("seq", *_INDEXED, "text", "prev_hash", "hash")
 _AT = _COLUMNS.index("at")
 _ALLOWED = _COLUMNS.index("allowed")
-#: the batch insert's SQL, per (dialect, paramstyle)
-_INSERT_SQL: dict[tuple[str, str], str] = {}
 
 
 def _insert(session: Session, rows: list[tuple[Any, ...]]) -> None:
@@ -132,16 +130,8 @@ def _insert(session: Session, rows: list[tuple[Any, ...]]) -> None:
     dict per row); rows that need a column type's conversion (an ``allowed`` that is not a bool or None) still go
     through it, so that they are stored, or refused, exactly as before."""
     conn = session.connection()
-    dialect = conn.dialect
-    key = (dialect.name, dialect.paramstyle)
-    sql = _INSERT_SQL.get(key)
-    if sql is None and dialect.paramstyle in ("qmark", "format", "pyformat"):
-        mark = "?" if dialect.paramstyle == "qmark" else "%s"
-        quote = dialect.identifier_preparer
-        names = ", ".join(quote.quote(c) for c in _COLUMNS)
-        marks = ", ".join([mark] * len(_COLUMNS))
-        table = quote.format_table(AuditRow.__table__)
-        sql = _INSERT_SQL[key] = f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608 - no input
+    statements = _dbapi_sql(conn.dialect)
+    sql = statements.insert if statements is not None else None
     if sql is None or not _plain(rows):
         session.execute(insert(AuditRow), [dict(zip(_COLUMNS, r, strict=True)) for r in rows])
         return
@@ -223,6 +213,13 @@ def _append_dbapi(
 _DBAPI_SQL: dict[tuple[str, str], _DbapiSql | None] = {}
 
 
+def _dbapi_sql(dialect: Any) -> _DbapiSql | None:
+    key = (dialect.name, dialect.paramstyle)
+    if key not in _DBAPI_SQL:
+        _DBAPI_SQL[key] = _DbapiSql.of(dialect)
+    return _DBAPI_SQL[key]
+
+
 def _abandon(connection: Any) -> None:
     """Roll back a failed append's transaction; a connection that cannot even do that is not pooled again."""
     try:
@@ -281,11 +278,7 @@ class AuditStore:
         cost ~1.5 ms of CPU a commit here, more than the writing of a 20-record batch. Same rows, same locks."""
         if not bodies:
             return []
-        dialect = self.engine.dialect
-        key = (dialect.name, dialect.paramstyle)
-        if key not in _DBAPI_SQL:
-            _DBAPI_SQL[key] = _DbapiSql.of(dialect)
-        sql = _DBAPI_SQL[key]
+        sql = _dbapi_sql(self.engine.dialect)
         if sql is not None:
             try:
                 return self._append_dbapi(sql, bodies, checkpoint)
