@@ -2,7 +2,7 @@
 search results (subject, resource, action, IdP) and the 57 certification cases, each case its own test.
 
 Each scenario is set up once per class and database (a class-scoped store and server), so the few hundred
-cases cost a few seconds on SQLite and on PostgreSQL. The data lives in ``<repo>/../shared/conformance/authzen``
+cases cost a few seconds on SQLite and on PostgreSQL. The data lives in ``tests/conformance/data/authzen``
 (see its README for how the upstream runners compare; we follow its advice: decisions only, results as sets).
 """
 

@@ -1,6 +1,6 @@
 """Published JOSE vectors through the verifier: Wycheproof JWS, Ed25519 and P-256 cases, and the RFC 7520 cookbook.
 
-The data lives in ``<repo>/../shared/conformance/jose`` (see its README). A missing folder fails the run at
+The data lives in ``tests/conformance/data/jose`` (provenance in its README). A missing folder fails the run at
 collection: it is never skipped.
 
 What "passing" means here:
@@ -35,7 +35,7 @@ from remit.tokens.errors import InvalidKey, InvalidToken, JoseError
 from remit.tokens.verify import KeySet, VerifyPolicy, verify_jws
 
 REPO = Path(__file__).resolve().parents[2]
-ROOT = REPO.parent / "shared" / "conformance" / "jose"
+ROOT = REPO / "tests" / "conformance" / "data" / "jose"
 WYCHEPROOF = ROOT / "upstream" / "C2SP-wycheproof" / "testvectors_v1"
 COOKBOOK = ROOT / "upstream" / "ietf-jose-cookbook"
 
@@ -62,7 +62,7 @@ SAME_AS_VALID_357 = {367, 370}
 def load(path: Path) -> Any:
     """A conformance file, parsed. Missing data raises at collection time, which fails the run."""
     if not ROOT.is_dir():
-        raise FileNotFoundError(f"the JOSE conformance data is missing: expected {ROOT} beside the repository")
+        raise FileNotFoundError(f"the JOSE conformance data is missing: expected {ROOT} in the repository")
     with path.open(encoding="utf-8") as handle:
         return json.load(handle)
 

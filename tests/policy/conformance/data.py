@@ -1,4 +1,4 @@
-"""Loading ``<repo>/../shared/conformance/authzen``: missing data fails the run, it is never skipped."""
+"""Loading ``tests/conformance/data/authzen`` (provenance in its README): missing data fails the run, never skips."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[3]
-ROOT = REPO.parent / "shared" / "conformance" / "authzen"
+ROOT = REPO / "tests" / "conformance" / "data" / "authzen"
 INTEROP = ROOT / "upstream" / "interop"
 
 TODO_DECISIONS = INTEROP / "authzen-todo-backend" / "test" / "decisions-authorization-api-1_0-02.json"
@@ -24,7 +24,7 @@ SEARCH_POLICY = ROOT / "search-scenario-policy.json"
 def load(path: Path) -> Any:
     """A conformance file, parsed. A missing file raises at collection time, which fails the run."""
     if not ROOT.is_dir():
-        raise FileNotFoundError(f"the AuthZEN conformance data is missing: expected {ROOT} beside the repository")
+        raise FileNotFoundError(f"the AuthZEN conformance data is missing: expected {ROOT} in the repository")
     with path.open(encoding="utf-8") as handle:
         return json.load(handle)
 
