@@ -24,6 +24,7 @@ from remit.api.routes import (
     authzen,
     certificates,
     health,
+    home,
     keys,
     metrics,
     oauth,
@@ -76,8 +77,14 @@ def create_app(settings: Settings, *, remit: Remit | None = None) -> FastAPI:
     app = FastAPI(
         title="Remit",
         version=__version__,
-        summary="Access management for AI agents: registry, admin API.",
+        summary=(
+            "Access management for AI agents: the agent registry and admin API, the policy decision point "
+            "(OpenID AuthZEN), the OAuth 2.0 token service and the audit log."
+        ),
         lifespan=lifespan,
+        # Swagger UI and ReDoc are served by remit.api.routes.home with assets of their own, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.remit = wired
     problems.install(app)
@@ -103,6 +110,7 @@ def create_app(settings: Settings, *, remit: Remit | None = None) -> FastAPI:
         registration,
     ):
         app.include_router(module.router)
+    home.install(app)
     app.router.routes[0:0] = authzen.fast_routes()
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes, bad_request_prefixes=("/access/",))
     app.add_middleware(RequestIdEcho)
