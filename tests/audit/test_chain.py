@@ -180,6 +180,16 @@ def test_an_inserted_record_hashed_onto_another_is_named() -> None:
     assert _verify(sloppy, checkpoints) == (6, "record 6 (id dec_forged) was inserted: record 7 follows record 5")
 
 
+def test_a_record_appended_onto_an_earlier_one_is_named_not_the_signed_one() -> None:
+    """Appended at 11 but hashed onto record 9: record 10 is signed by a checkpoint, so 11 is the stranger."""
+    records, checkpoints = _signed_chain()
+    tampered = [*records, _forged(N + 1, records[N - 2].hash)]
+    assert _verify(tampered, checkpoints) == (
+        N + 1,
+        f"record {N + 1} (id dec_forged) was inserted: it follows record {N - 1}, as record {N} does",
+    )
+
+
 @pytest.mark.parametrize("at", [1, 5], ids=["start", "middle"])
 def test_a_removed_record_with_the_rest_renumbered_is_named(at: int) -> None:
     records, checkpoints = _signed_chain()

@@ -244,7 +244,7 @@ def test_a_truncated_tail_with_its_head_row_rewritten_is_only_warned_about(remit
     report = remit.audit.verify(None)
     assert report.ok and report.last_seq == 13
     assert report.warnings == [
-        "records 13 to 13 are after the last checkpoint: covered by the chain only, not yet by a signature"
+        "record 13 is after the last checkpoint: covered by the chain only, not yet by a signature"
     ]
 
 

@@ -282,6 +282,11 @@ def _written(record: StoredRecord) -> dict[str, Any] | None:
     return body
 
 
+def span(first: int, last: int) -> str:
+    """``record 7 is`` or ``records 7 to 9 are``."""
+    return f"record {first} is" if first == last else f"records {first} to {last} are"
+
+
 def _name(seq: int, record_id: str | None) -> str:
     return f"record {seq} (id {record_id})" if record_id else f"record {seq}"
 
@@ -342,8 +347,15 @@ def _diagnose(
         return _Named(record.seq, f"{this} was inserted: record {following.seq} follows {_what(last)}", record.line)
     origin = seen.get(record.prev_hash)
     if origin is not None:
-        # written right after an earlier record: the ones stored between were put there
+        # written right after an earlier record: the ones stored between were put there, unless a checkpoint
+        # signs one of them (then this one is the stranger)
         foreign = [s for s in recent if s.seq > origin.seq]
+        if any(s.hash in anchors for s in foreign):
+            return _Named(
+                record.seq,
+                f"{this} was inserted: it follows {_what(origin)}, as record {origin.seq + 1} does",
+                record.line,
+            )
         if len(foreign) == 1:
             what = f"{_name(foreign[0].seq, foreign[0].id)} was inserted"
         else:
@@ -367,7 +379,7 @@ def _diagnose(
             f"stored as {record.seq})",
             record.line,
         )
-    if written_at == record.seq and not last.start:
+    if written_at == record.seq and not last.start and last.hash not in anchors:
         return _Named(
             last.seq,
             f"{_name(last.seq, last.id)} was altered and its hash recomputed: record {record.seq} was written after "

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from remit.audit.chain import GENESIS, Checkpoint, Report, SignatureCheck, StoredRecord, verify
+from remit.audit.chain import GENESIS, Checkpoint, Report, SignatureCheck, StoredRecord, span, verify
 from remit.audit.record import AUDIT_SCHEMA
 from remit.errors import ValidationError
 
@@ -373,7 +373,7 @@ def verify_export(path: Path, check_signature: SignatureCheck | None, *, allow_u
     signed = max((c.seq for c in checkpoints), default=0)
     if report.records and report.last_seq > signed:
         report.warnings.append(
-            f"records {max(signed + 1, header.first_seq)} to {report.last_seq} are after the last checkpoint: "
+            f"{span(max(signed + 1, header.first_seq), report.last_seq)} after the last checkpoint: "
             "covered by the chain only, not by a signature"
         )
     return report

@@ -14,7 +14,7 @@ from itertools import takewhile
 from typing import Any, Protocol
 
 from remit.admin.access import Act, AdminPrincipal, AdminRole, authorize
-from remit.audit.chain import GENESIS, Checkpoint, Report, StoredRecord, verify
+from remit.audit.chain import GENESIS, Checkpoint, Report, StoredRecord, span, verify
 from remit.audit.export import ExportEnd, end_payload
 from remit.audit.record import Json, index_columns, timestamp
 from remit.audit.signing import PublicKey, SigningKey
@@ -242,7 +242,7 @@ def verify_chain(store: AuditStorePort, keys: Sequence[PublicKey]) -> Report:
         _compare_with_head(store, report, int(head.seq), str(head.hash))
     if report.ok and report.last_seq > head.checkpoint_seq:
         report.warnings.append(
-            f"records {head.checkpoint_seq + 1} to {report.last_seq} are after the last checkpoint: "
+            f"{span(head.checkpoint_seq + 1, report.last_seq)} after the last checkpoint: "
             "covered by the chain only, not yet by a signature"
         )
     return report
@@ -256,10 +256,10 @@ def _compare_with_head(store: AuditStorePort, report: Report, seq: int, hash_: s
         gone = f"record {seq} was" if last + 1 == seq else f"records {last + 1} to {seq} were"
         report.fail(last + 1, f"the log ends at record {last}, but {says}: {gone} removed from the end")
     elif last > seq:
-        first = next(iter(store.records(seq + 1, batch=1)), None)
-        body = json.loads(first.text) if first is not None else {}
-        named = f"record {seq + 1} (id {body.get('id')})" if isinstance(body, dict) and body.get("id") else ""
-        what = f"{named or f'record {seq + 1}'} was" if last == seq + 1 else f"records {seq + 1} to {last} were"
+        if last == seq + 1:
+            what = f"{_named(next(iter(store.records(seq + 1, batch=1)), None), seq + 1)} was"
+        else:
+            what = f"records {seq + 1} to {last} were"
         report.fail(seq + 1, f"{what} inserted after the end of the chain, around the writer: {says}")
     elif report.last_hash != hash_:
         report.fail(
@@ -267,6 +267,13 @@ def _compare_with_head(store: AuditStorePort, report: Report, seq: int, hash_: s
             f"record {seq} does not match the head row: {says}, the record's hash is {report.last_hash} (the record "
             "was replaced and its hash recomputed, or the head row edited)",
         )
+
+
+def _named(record: StoredRecord | None, seq: int) -> str:
+    """``record 13 (id evt_...)``, by what the record's text says (verified by then)."""
+    body = json.loads(record.text) if record is not None else None
+    record_id = body.get("id") if isinstance(body, dict) else None
+    return f"record {seq} (id {record_id})" if isinstance(record_id, str) else f"record {seq}"
 
 
 def matches(where: Any, columns: Json) -> bool:

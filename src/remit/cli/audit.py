@@ -302,7 +302,7 @@ def _progress() -> Progress:
 
 
 def _export_chain(b: Backend, write: Callable[[str], Any], progress: Progress) -> tuple[int, int]:
-    """The chain as it stands now, in the ``remit.audit.export/v1`` file format; (records, checkpoints)."""
+    """The chain as it stands now, in the ``remit.audit.export/v2`` file format; (records, checkpoints)."""
     from remit.cli.local import LocalBackend
 
     if isinstance(b, LocalBackend):
@@ -340,8 +340,8 @@ def _export_chain(b: Backend, write: Callable[[str], Any], progress: Progress) -
     end = _signed_end(b.audit_chain_end(last_seq))
     if (end.first_seq, end.start_hash, end.last_seq, end.last_hash) != (start_seq, start_hash, last_seq, last_hash):
         raise Conflict(
-            f"the audit log changed during the export (it now starts at record {end.first_seq}, and record "
-            f"{end.last_seq} has another hash, or was pruned): export again"
+            f"the audit log changed during the export (pruned, or record {last_seq} now has another hash): the "
+            "export was not written; export again"
         )
     write(end_line(records, checkpoints, end))
     return records, checkpoints
@@ -470,7 +470,7 @@ def _upto(report: Report) -> str:
 
 def _expected(report: Report) -> str:
     """Where the chain should have ended, as the head row or the end line says."""
-    if report.expected_seq is None:
+    if report.expected_seq is None or (report.expected_from or "") in (report.problem or ""):
         return ""
     return f"; {report.expected_from} says the chain ends at record {report.expected_seq} (hash {report.expected_hash})"
 
