@@ -333,7 +333,7 @@ def test_verification_from_a_pruned_start() -> None:
     assert wrong.at_seq == 6
 
 
-@pytest.mark.parametrize("text", ["not json", "[1, 2]"])
+@pytest.mark.parametrize("text", ["not json", "[1, 2]", "[" * 100_000 + "]" * 100_000], ids=["text", "list", "deep"])
 def test_a_record_that_is_not_an_object_is_named(text: str) -> None:
     record = StoredRecord(1, text, GENESIS, link(GENESIS, text))
     report = verify([record], [], None)

@@ -223,6 +223,8 @@ def _check_one(
         body = json.loads(record.text)
     except ValueError:
         return f"record {record.seq} is not valid JSON", None
+    except RecursionError:  # a hostile export's text, hashed as it is
+        return f"record {record.seq} is not a record: its JSON is nested too deeply", None
     if not isinstance(body, dict) or body.get("seq") != record.seq:
         return f"record {record.seq} carries another position in its content: it was moved", None
     if columns_of is not None and record.columns is not None:
@@ -272,7 +274,7 @@ def _written(record: StoredRecord) -> dict[str, Any] | None:
         return None
     try:
         body = json.loads(record.text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(body, dict):
         return None
