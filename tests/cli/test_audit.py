@@ -251,6 +251,12 @@ def test_tampered_export_files_are_named_precisely(logged: int, tmp_path: Path, 
         return [*ls[: third - 1], json.dumps(data) + "\n", *ls[third:]]
 
     assert problem(no_hash) == f"error: {out}: line {third}: record line without hash"
+
+    def unsigned(ls: list[str]) -> list[str]:
+        end = {k: v for k, v in json.loads(ls[-1]).items() if k != "signature"}
+        return [*ls[:-1], json.dumps(end) + "\n"]
+
+    assert problem(unsigned) == f"error: {out}: line {total}: end line without signature"
     assert problem(lambda ls: ls[1:]).startswith(f"error: {out}: line 1: not a Remit audit export")
     assert problem(lambda ls: []) == f"error: {out}: the file is empty: not a Remit audit export"
     assert problem(lambda ls: [*ls, ls[1]]) == (
