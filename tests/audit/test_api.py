@@ -11,10 +11,13 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text as sql_text
 
 from remit.admin.access import AdminPrincipal, AdminRole
 from remit.api.routes import audit as audit_routes
-from remit.audit.chain import Checkpoint, StoredRecord, verify
+from remit.audit.chain import GENESIS, Checkpoint, StoredRecord, checkpoint_payload, verify
+from remit.audit.export import end_payload
+from remit.audit.record import timestamp
 from remit.audit.signing import PublicKey
 from remit.clock import FrozenClock
 from remit.container import Remit
@@ -179,7 +182,13 @@ def test_bad_filters_are_400_naming_the_parameter(api: httpx.Client) -> None:
 
 def test_without_a_token_401(live: LiveServer) -> None:
     with live.client() as anonymous:
-        for path in ("/v1/audit", "/v1/audit/stream", "/v1/audit/chain", "/v1/audit/public-key"):
+        for path in (
+            "/v1/audit",
+            "/v1/audit/stream",
+            "/v1/audit/chain",
+            "/v1/audit/chain/end?seq=1",
+            "/v1/audit/public-key",
+        ):
             resp = anonymous.get(path)
             assert resp.status_code == 401, path
             assert resp.json()["code"] == "unauthenticated"
@@ -190,7 +199,7 @@ def test_without_a_token_401(live: LiveServer) -> None:
 
 def test_a_pep_may_not_read_the_log(live: LiveServer) -> None:
     with live.client(token(live, AdminRole.PEP)) as pep:
-        for path in ("/v1/audit", "/v1/audit/stream", "/v1/audit/chain"):
+        for path in ("/v1/audit", "/v1/audit/stream", "/v1/audit/chain", "/v1/audit/chain/end?seq=1"):
             resp = pep.get(path)
             assert (resp.status_code, resp.json()["code"]) == (403, "forbidden"), path
 
@@ -209,6 +218,8 @@ def test_owners_see_only_their_own_agents_records(live: LiveServer) -> None:
         assert items(alice, owner="alice", decision="deny")[0]["action"] == "write"
         chain = alice.get("/v1/audit/chain")
         assert (chain.status_code, chain.json()["code"]) == (403, "forbidden")
+        end = alice.get("/v1/audit/chain/end", params={"seq": "1"})
+        assert (end.status_code, end.json()["code"]) == (403, "forbidden")
         with alice.stream("GET", "/v1/audit/stream", params={"after": "0", "follow": "false"}) as resp:
             streamed = [json.loads(e["data"]) for e in sse(resp) if "data" in e]
         assert [r["seq"] for r in streamed] == sorted(r["seq"] for r in [*mine, *changes])
@@ -338,7 +349,50 @@ def test_chain_slices_verify_with_the_public_key(live: LiveServer, api: httpx.Cl
     assert api.get("/v1/audit/chain", params={"limit": 0}).status_code == 422
 
 
+def test_the_end_of_an_export_is_signed(live: LiveServer, api: httpx.Client) -> None:
+    public = PublicKey.from_pem(api.get("/v1/audit/public-key").json()["pem"].encode())
+    last = live.remit.audit.chain(None, TOTAL - 1, 1).records[0]
+    body = api.get("/v1/audit/chain/end", params={"seq": str(TOTAL)}).json()
+    assert {k: v for k, v in body.items() if k != "signature"} == {
+        "first_seq": 1,
+        "start_hash": GENESIS,
+        "last_seq": TOTAL,
+        "last_hash": last.hash,
+        "at": timestamp(live.remit.clock.now()),
+        "key_id": public.key_id,
+    }
+    payload = end_payload(1, GENESIS, TOTAL, last.hash, body["at"], body["key_id"])
+    assert public.verify(payload, body["signature"], body["key_id"])
+    # a checkpoint's signature is not an end's, nor the other way round: their payloads differ
+    assert not public.verify(
+        checkpoint_payload(TOTAL, last.hash, body["at"], body["key_id"]), body["signature"], body["key_id"]
+    )
+    empty = api.get("/v1/audit/chain/end", params={"seq": "0"}).json()
+    assert (empty["last_seq"], empty["last_hash"]) == (0, GENESIS)
+    for bad in ("x", "-1", str(TOTAL + 1), "1" * 19):
+        resp = api.get("/v1/audit/chain/end", params={"seq": bad})
+        assert (resp.status_code, resp.json()["field"]) == (400, "seq"), (bad, resp.text)
+    assert api.get("/v1/audit/chain/end").status_code == 422
+
+
+def test_the_end_of_a_broken_chain_is_not_signed(live: LiveServer, api: httpx.Client) -> None:
+    """An altered record after the last checkpoint: the server refuses to vouch for the chain's end."""
+    with live.remit.engine.begin() as conn:
+        conn.execute(sql_text("UPDATE audit_events SET text = replace(text, 'helpdesk', 'mallory') WHERE seq = 5"))
+    resp = api.get("/v1/audit/chain/end", params={"seq": str(TOTAL)})
+    assert resp.status_code == 409, resp.text
+    assert resp.json()["code"] == "conflict"
+    assert resp.json()["message"].startswith(
+        f"the audit chain does not verify up to record {TOTAL}: record 5 was altered: its content does not match its "
+        "hash; its end is not signed"
+    )
+    # what is checked is the tail since the last checkpoint (older damage is remit audit verify's to find): once a
+    # checkpoint signs the chain's end, the end is signed
+    live.remit.audit.seal(live.remit.clock.now())
+    assert api.get("/v1/audit/chain/end", params={"seq": str(TOTAL)}).status_code == 200
+
+
 def test_the_stream_is_not_in_the_openapi_document(api: httpx.Client) -> None:
     paths = api.get("/openapi.json").json()["paths"]
-    assert {"/v1/audit", "/v1/audit/chain", "/v1/audit/public-key"} <= set(paths)
+    assert {"/v1/audit", "/v1/audit/chain", "/v1/audit/chain/end", "/v1/audit/public-key"} <= set(paths)
     assert "/v1/audit/stream" not in paths

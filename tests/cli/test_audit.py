@@ -16,6 +16,7 @@ from typer.testing import Result
 
 from remit.admin.access import AdminPrincipal, AdminRole
 from remit.audit.chain import link
+from remit.audit.export import end_payload
 from remit.audit.signing import PublicKey, SigningKey
 from remit.clock import FrozenClock
 from remit.container import Remit
@@ -140,23 +141,37 @@ def test_export_and_verify_round_trip(logged: int, tmp_path: Path, ok: Ok, run: 
     assert os.stat(out).st_mode & 0o777 == 0o600
     assert not (tmp_path / "audit.jsonl.partial").exists()
     lines = lines_of(out)
-    assert lines[0]["type"] == "header" and lines[0]["format"] == "remit.audit.export/v1"
+    assert lines[0]["type"] == "header" and lines[0]["format"] == "remit.audit.export/v2"
     assert (lines[0]["first_seq"], lines[0]["start_hash"]) == (1, "0" * 64)
     assert [d["seq"] for d in lines if d["type"] == "record"] == list(range(1, logged + 1))
-    assert lines[-1] == {
+    last_hash = next(d["hash"] for d in lines if d.get("seq") == logged and d["type"] == "record")
+    end = lines[-1]
+    assert {k: v for k, v in end.items() if k not in ("at", "key_id", "signature")} == {
         "type": "end",
         "records": logged,
         "checkpoints": sum(d["type"] == "checkpoint" for d in lines),
         "last_seq": logged,
-        "last_hash": next(d["hash"] for d in lines if d.get("seq") == logged and d["type"] == "record"),
+        "last_hash": last_hash,
+        "first_seq": 1,
+        "start_hash": "0" * 64,
     }
+    # the end line is signed with the audit key: where the export starts and where it ends
+    key = PublicKey.from_pem(ok("audit", "key").stdout.encode())
+    payload = end_payload(1, "0" * 64, logged, last_hash, end["at"], end["key_id"])
+    assert end["key_id"] == key.key_id and key.verify(payload, end["signature"], end["key_id"])
     assert lines[-2]["type"] == "checkpoint" and lines[-2]["seq"] == logged  # the export ends at a signed point
 
     verified = ok("audit", "verify", "--file", str(out))
     assert f"ok: {logged} records" in verified.stdout
+    assert f"the export's end is signed, at {end['at']}" in verified.stdout
     assert "checking signatures with this home's audit key" in verified.stderr
     report = as_json("audit", "verify", "--file", str(out))
     assert (report["ok"], report["records"], report["last_seq"], report["warnings"]) == (True, logged, logged, [])
+    assert (report["end_signed_at"], report["expected_end"]["seq"], report["expected_end"]["hash"]) == (
+        end["at"],
+        logged,
+        last_hash,
+    )
 
     again = run("audit", "export", "--out", str(out))
     assert again.exit_code == 1 and "--force" in again.stderr
@@ -236,10 +251,205 @@ def test_tampered_export_files_are_named_precisely(logged: int, tmp_path: Path, 
         return [*ls[: third - 1], json.dumps(data) + "\n", *ls[third:]]
 
     assert problem(no_hash) == f"error: {out}: line {third}: record line without hash"
+
+    def unsigned(ls: list[str]) -> list[str]:
+        end = {k: v for k, v in json.loads(ls[-1]).items() if k != "signature"}
+        return [*ls[:-1], json.dumps(end) + "\n"]
+
+    assert problem(unsigned) == f"error: {out}: line {total}: end line without signature"
     assert problem(lambda ls: ls[1:]).startswith(f"error: {out}: line 1: not a Remit audit export")
     assert problem(lambda ls: []) == f"error: {out}: the file is empty: not a Remit audit export"
     assert problem(lambda ls: [*ls, ls[1]]) == (
         f"error: {out}: line {total + 1}: a line after the end line (line {total})"
+    )
+
+
+# -- an export file tampered with: inserted, removed, altered and reordered records, named at their line ---------
+
+
+Docs = list[dict[str, Any]]
+
+
+def _tampered(path: Path, edit: Callable[[Docs], Docs], run: Run) -> tuple[Docs, Result]:
+    """The export at ``path`` edited (as parsed lines), written back and verified with the home's key."""
+    docs = edit(lines_of(path))
+    path.write_text("".join(json.dumps(d) + "\n" for d in docs))
+    return docs, run("audit", "verify", "--file", str(path))
+
+
+def _line_of(docs: Docs, doc: dict[str, Any]) -> int:
+    return next(i for i, d in enumerate(docs, start=1) if d is doc)
+
+
+def _record(docs: Docs, seq: int) -> dict[str, Any]:
+    return next(d for d in docs if d["type"] == "record" and d["seq"] == seq)
+
+
+def _renumbered(docs: Docs, first: int, by: int) -> Docs:
+    for d in docs:
+        if d["type"] == "record" and d["seq"] >= first:
+            d["seq"] += by
+    return docs
+
+
+def _error(result: Result) -> str:
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    return next(line for line in result.stderr.splitlines() if line.startswith("error: "))
+
+
+@pytest.fixture
+def export(logged: int, tmp_path: Path, ok: Ok) -> Path:
+    """A pristine export of the logged estate (records 1 to 7, checkpoint 7, a signed end)."""
+    out = tmp_path / "audit.jsonl"
+    ok("audit", "export", "--out", str(out))
+    return out
+
+
+@pytest.mark.parametrize("at", [1, 4, 7], ids=["start", "middle", "end"])
+def test_a_record_inserted_into_an_export_is_named(export: Path, run: Run, at: int) -> None:
+    def insert(docs: Docs) -> Docs:
+        real = _record(docs, at)
+        body = json.loads(real["text"])
+        body.update(id="evt_forged", seq=at)
+        text_ = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        forged = {"type": "record", "seq": at, "text": text_, "prev_hash": real["prev_hash"]}
+        forged["hash"] = link(real["prev_hash"], text_)
+        _renumbered(docs, at, 1)
+        docs.insert(docs.index(real), forged)
+        return docs
+
+    docs, result = _tampered(export, insert, run)
+    after = "the start of the log" if at == 1 else f"record {at - 1}"
+    line = _line_of(docs, next(d for d in docs if "evt_forged" in d.get("text", "")))
+    assert (
+        _error(result)
+        == f"error: record {at} (id evt_forged) was inserted: record {at + 1} follows {after} (line {line})"
+    )
+
+
+@pytest.mark.parametrize("at", [1, 4], ids=["start", "middle"])
+def test_a_record_removed_from_an_export_and_the_rest_renumbered_is_named(export: Path, run: Run, at: int) -> None:
+    def delete(docs: Docs) -> Docs:
+        docs.remove(_record(docs, at))
+        return _renumbered(docs, at + 1, -1)
+
+    docs, result = _tampered(export, delete, run)
+    assert _error(result) == (
+        f"error: record {at} is missing: removed from the log, and the records after it renumbered (record {at + 1} "
+        f"is stored as {at}) (line {_line_of(docs, _record(docs, at))})"
+    )
+
+
+@pytest.mark.parametrize("at", [1, 4], ids=["start", "middle"])
+def test_a_record_replaced_in_an_export_is_named(export: Path, run: Run, at: int) -> None:
+    def replace(docs: Docs) -> Docs:
+        real = _record(docs, at)
+        body = json.loads(real["text"])
+        body["at"] = "2020-01-01T00:00:00.000000Z"
+        real["text"] = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        real["hash"] = link(real["prev_hash"], real["text"])
+        return docs
+
+    docs, result = _tampered(export, replace, run)
+    record = _record(docs, at)
+    assert _error(result) == (
+        f"error: record {at} (id {json.loads(record['text'])['id']}) was altered and its hash recomputed: record "
+        f"{at + 1} was written after another record {at} (line {_line_of(docs, record)})"
+    )
+
+
+@pytest.mark.parametrize("renumber", [True, False], ids=["renumbered", "lines-swapped"])
+@pytest.mark.parametrize("at", [1, 4, 6], ids=["start", "middle", "end"])
+def test_records_reordered_in_an_export_are_named(export: Path, run: Run, at: int, renumber: bool) -> None:
+    ids: dict[int, str] = {}
+
+    def swap(docs: Docs) -> Docs:
+        first, second = _record(docs, at), _record(docs, at + 1)
+        ids.update({at: json.loads(first["text"])["id"], at + 1: json.loads(second["text"])["id"]})
+        i, j = docs.index(first), docs.index(second)
+        docs[i], docs[j] = second, first
+        if renumber:
+            first["seq"], second["seq"] = second["seq"], first["seq"]
+        return docs
+
+    docs, result = _tampered(export, swap, run)
+    if renumber:
+        assert _error(result) == (
+            f"error: record {at} (id {ids[at + 1]}) is out of order: it was written after record {at + 1} (id "
+            f"{ids[at]}), which is stored after it: the log was reordered (line {_line_of(docs, _record(docs, at))})"
+        )
+    else:
+        assert _error(result) == (
+            f"error: record {at} (id {ids[at]}) is out of order: it is stored after record {at + 1} (line "
+            f"{_line_of(docs, _record(docs, at))})"
+        )
+
+
+def _end(docs: Docs, **changes: Any) -> Docs:
+    """The end line rewritten to count what the file holds (as a careful forger would), with ``changes``."""
+    *body, end = docs
+    records = [d for d in body if d["type"] == "record"]
+    end.update(
+        records=len(records),
+        checkpoints=sum(d["type"] == "checkpoint" for d in body),
+        last_seq=records[-1]["seq"],
+        last_hash=records[-1]["hash"],
+        **changes,
+    )
+    return [*body, end]
+
+
+def test_an_export_cut_at_an_earlier_checkpoint_is_refused(logged: int, tmp_path: Path, ok: Ok, run: Run) -> None:
+    """Cut after checkpoint 7 (record 8 and its checkpoint removed), the end line rewritten to match: only the
+    end line's signature tells."""
+    ok("user", "create", "bob", "--email", "bob@example.com")  # record 8; the export signs it
+    out = tmp_path / "audit.jsonl"
+    ok("audit", "export", "--out", str(out))
+    pristine = lines_of(out)
+    assert [d["seq"] for d in pristine if d["type"] == "checkpoint"] == [logged, logged + 1]
+    cut = [d for d in pristine[:-1] if d.get("seq") != logged + 1]
+    out.write_text("".join(json.dumps(d) + "\n" for d in _end([*cut, pristine[-1]])))
+    result = run("audit", "verify", "--file", str(out))
+    end = pristine[-1]
+    assert _error(result) == (
+        f"error: the end line (line {len(cut) + 1}) has an invalid signature (key {end['key_id']}): the file was cut "
+        "short or its end line rewritten"
+    )
+
+    # the same cut, passed off as a file of the first format (whose end is not signed): refused unless asked for
+    header = {**pristine[0], "format": "remit.audit.export/v1"}
+    legacy = {k: end[k] for k in ("type", "records", "checkpoints", "last_seq", "last_hash")}
+    out.write_text("".join(json.dumps(d) + "\n" for d in _end([header, *cut[1:], legacy])))
+    refused = run("audit", "verify", "--file", str(out))
+    assert _error(refused) == (
+        f"error: {out}: line 1: a remit.audit.export/v1 file: its end line is not signed, so a file cut short at a "
+        "checkpoint, with its end line rewritten, would verify; export it again, or accept an unsigned end "
+        "explicitly (remit audit verify --allow-unsigned-end)"
+    )
+    accepted = ok("audit", "verify", "--file", str(out), "--allow-unsigned-end")
+    assert f"ok: {logged} records" in accepted.stdout
+    assert (
+        "warning: a remit.audit.export/v1 file: its end line is not signed, so records cut from its end together "
+        "with their checkpoints, the end line rewritten to match, would not be detected" in accepted.stderr
+    )
+
+
+def test_an_export_cut_at_its_start_is_refused(logged: int, tmp_path: Path, ok: Ok, run: Run) -> None:
+    """Records 1 to 7 removed and the header rewritten to start after checkpoint 7, as a pruned log's export would:
+    the signed end says where the export started."""
+    ok("user", "create", "bob", "--email", "bob@example.com")
+    out = tmp_path / "audit.jsonl"
+    ok("audit", "export", "--out", str(out))
+    pristine = lines_of(out)
+    seventh = _record(pristine, logged)
+    header = {**pristine[0], "first_seq": logged + 1, "start_hash": seventh["hash"]}
+    kept = [d for d in pristine[1:] if d["type"] != "record" or d["seq"] > logged]
+    out.write_text("".join(json.dumps(d) + "\n" for d in _end([header, *kept])))
+    result = run("audit", "verify", "--file", str(out))
+    assert _error(result) == (
+        f"error: the end line (line {len(kept) + 1}) says the export starts at record 1, the header at record "
+        f"{logged + 1}: the file's start was cut or its header rewritten"
     )
 
 
@@ -365,7 +575,10 @@ def test_remote(store: str, server: str, initialised: Path, tmp_path: Path, ok: 
 
     out = tmp_path / "remote.jsonl"
     assert f"exported {n} records" in ok("audit", "export", "--out", str(out), env=remote).stdout
-    assert f"ok: {n} records" in ok("audit", "verify", "--file", str(out)).stdout
+    verified = ok("audit", "verify", "--file", str(out))
+    # the server signs the export's end: the records after its last checkpoint are covered by that signature
+    assert f"ok: {n} records" in verified.stdout and "the export's end is signed" in verified.stdout
+    assert "warning" not in verified.stderr
     ocsf = tmp_path / "remote-ocsf.jsonl"
     ok("audit", "export", "--out", str(ocsf), "--format", "ocsf", "--kind", "decision", env=remote)
     assert [e["status"] for e in lines_of(ocsf)] == ["Success", "Failure"]

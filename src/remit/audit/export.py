@@ -1,21 +1,29 @@
-"""The audit export file (``remit.audit.export/v1``): the stored chain as JSON lines, verifiable offline with only
+"""The audit export file (``remit.audit.export/v2``): the stored chain as JSON lines, verifiable offline with only
 Remit's public key.
 
 One JSON object per line, each with a ``type``::
 
-    {"type":"header","format":"remit.audit.export/v1","record_schema":"remit.audit/v1","exported_at":"...",
+    {"type":"header","format":"remit.audit.export/v2","record_schema":"remit.audit/v1","exported_at":"...",
      "first_seq":1,"start_hash":"000...0"}
     {"type":"checkpoint","seq":0,...}             the one vouching for start_hash, when the log was pruned
     {"type":"record","seq":1,"text":"{...}","prev_hash":"000...0","hash":"..."}
     {"type":"checkpoint","seq":1000,"hash":"...","at":"...","key_id":"...","signature":"..."}
     ...
-    {"type":"end","records":1234,"checkpoints":2,"last_seq":1234,"last_hash":"..."}
+    {"type":"end","records":1234,"checkpoints":2,"last_seq":1234,"last_hash":"...","first_seq":1,
+     "start_hash":"000...0","at":"...","key_id":"...","signature":"..."}
 
 ``text`` is each record's canonical JSON exactly as stored and hashed, so that verification re-hashes the same
-bytes; a checkpoint follows the record it signs. The ``end`` line says how many lines came before it: a file cut
-short at a line boundary is caught by its absence. ``verify_export`` reads the file twice (structure, then the
-chain), in constant memory but for the checkpoints, and reports a malformed line by its number
-(``ExportFileError``), never by a traceback.
+bytes; a checkpoint follows the record it signs. The ``end`` line says how many lines came before it (a file cut
+short at a line boundary is caught by its absence), and Remit signs where the export starts and ends
+(``end_payload``), with the audit key, when it is made: a file cut at an earlier checkpoint, or cut at its start,
+with its header or end line rewritten to match, is refused, since the key's holder alone can sign another end.
+
+Files of the first format, ``remit.audit.export/v1``, have an end line without a signature: ``verify_export``
+refuses them unless asked to accept an unsigned end (``allow_unsigned_end``), and then says in the report what
+such a file cannot show.
+
+``verify_export`` reads the file twice (structure, then the chain), in constant memory but for the checkpoints,
+and reports a malformed line by its number (``ExportFileError``), never by a traceback.
 """
 
 from __future__ import annotations
@@ -26,14 +34,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from remit.audit.chain import GENESIS, Checkpoint, Report, SignatureCheck, StoredRecord, verify
+from remit.audit.chain import GENESIS, Checkpoint, Report, SignatureCheck, StoredRecord, span, verify
 from remit.audit.record import AUDIT_SCHEMA
 from remit.errors import ValidationError
 
 if TYPE_CHECKING:  # the key code brings ``cryptography``; the file format does not need it
     from remit.audit.signing import PublicKey
 
-EXPORT_FORMAT = "remit.audit.export/v1"
+EXPORT_FORMAT = "remit.audit.export/v2"
+#: the first format: its end line is not signed
+LEGACY_FORMAT = "remit.audit.export/v1"
+#: what a signed end line's payload says it is (never a checkpoint's payload, whose members differ)
+END_TYPE = "remit.audit.export.end/v2"
 
 _HEX64 = frozenset("0123456789abcdef")
 
@@ -46,6 +58,33 @@ class ExportFileError(ValidationError):
     def __init__(self, message: str, line: int | None = None) -> None:
         super().__init__(f"line {line}: {message}" if line is not None else message)
         self.line = line
+
+
+@dataclass(frozen=True, slots=True)
+class ExportEnd:
+    """Where an export starts and ends, signed by Remit's audit key when the export is made."""
+
+    first_seq: int
+    start_hash: str
+    last_seq: int  #: ``first_seq - 1`` for an export without records
+    last_hash: str
+    at: str
+    key_id: str
+    signature: str  #: base64url, no padding, over ``end_payload``
+
+
+def end_payload(first_seq: int, start_hash: str, last_seq: int, last_hash: str, at: str, key_id: str) -> bytes:
+    """The bytes an export's end line signs."""
+    document = {
+        "type": END_TYPE,
+        "first_seq": first_seq,
+        "start_hash": start_hash,
+        "last_seq": last_seq,
+        "last_hash": last_hash,
+        "at": at,
+        "key_id": key_id,
+    }
+    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
 
 
 def keys_checker(keys: Sequence[PublicKey]) -> SignatureCheck | None:
@@ -98,9 +137,20 @@ def checkpoint_line(cp: Checkpoint) -> str:
     )
 
 
-def end_line(records: int, checkpoints: int, last_seq: int, last_hash: str) -> str:
+def end_line(records: int, checkpoints: int, end: ExportEnd) -> str:
     return _line(
-        {"type": "end", "records": records, "checkpoints": checkpoints, "last_seq": last_seq, "last_hash": last_hash}
+        {
+            "type": "end",
+            "records": records,
+            "checkpoints": checkpoints,
+            "last_seq": end.last_seq,
+            "last_hash": end.last_hash,
+            "first_seq": end.first_seq,
+            "start_hash": end.start_hash,
+            "at": end.at,
+            "key_id": end.key_id,
+            "signature": end.signature,
+        }
     )
 
 
@@ -109,6 +159,7 @@ def end_line(records: int, checkpoints: int, last_seq: int, last_hash: str) -> s
 
 @dataclass(frozen=True, slots=True)
 class _Header:
+    format: str
     first_seq: int
     start_hash: str
 
@@ -120,6 +171,7 @@ class _End:
     checkpoints: int
     last_seq: int
     last_hash: str
+    signed: ExportEnd | None  #: None in a remit.audit.export/v1 file
 
 
 def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -171,13 +223,13 @@ def _hash(data: dict[str, Any], name: str, line: int) -> str:
 
 
 def _header(number: int, data: dict[str, Any]) -> _Header:
-    if data.get("type") != "header" or data.get("format") != EXPORT_FORMAT:
+    if data.get("type") != "header" or data.get("format") not in (EXPORT_FORMAT, LEGACY_FORMAT):
         raise ExportFileError(
             f"not a Remit audit export: the first line must be a {EXPORT_FORMAT} header "
             "(an --format ocsf export is for SIEMs and cannot be verified)",
             number,
         )
-    return _Header(_int(data, "first_seq", number, low=1), _hash(data, "start_hash", number))
+    return _Header(str(data["format"]), _int(data, "first_seq", number, low=1), _hash(data, "start_hash", number))
 
 
 def _record(number: int, data: dict[str, Any]) -> StoredRecord:
@@ -186,6 +238,7 @@ def _record(number: int, data: dict[str, Any]) -> StoredRecord:
         text=_str(data, "text", number),
         prev_hash=_hash(data, "prev_hash", number),
         hash=_hash(data, "hash", number),
+        line=number,
     )
 
 
@@ -197,6 +250,22 @@ def _checkpoint(number: int, data: dict[str, Any]) -> Checkpoint:
         key_id=_str(data, "key_id", number),
         signature=_str(data, "signature", number),
     )
+
+
+def _end(number: int, data: dict[str, Any], *, signed: bool) -> _End:
+    last_seq, last_hash = _int(data, "last_seq", number), _hash(data, "last_hash", number)
+    end = None
+    if signed:
+        end = ExportEnd(
+            first_seq=_int(data, "first_seq", number, low=1),
+            start_hash=_hash(data, "start_hash", number),
+            last_seq=last_seq,
+            last_hash=last_hash,
+            at=_str(data, "at", number),
+            key_id=_str(data, "key_id", number),
+            signature=_str(data, "signature", number),
+        )
+    return _End(number, _int(data, "records", number), _int(data, "checkpoints", number), last_seq, last_hash, end)
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,13 +297,7 @@ def _structure(path: Path) -> _Structure:
         elif kind == "checkpoint":
             checkpoints.append(_checkpoint(number, data))
         elif kind == "end":
-            end = _End(
-                number,
-                _int(data, "records", number),
-                _int(data, "checkpoints", number),
-                _int(data, "last_seq", number),
-                _hash(data, "last_hash", number),
-            )
+            end = _end(number, data, signed=header.format == EXPORT_FORMAT)
         elif kind == "header":
             raise ExportFileError("a second header: two exports were joined", number)
         else:
@@ -245,24 +308,28 @@ def _structure(path: Path) -> _Structure:
     return _Structure(header, checkpoints, end, records)
 
 
-@dataclass(slots=True)
-class _Position:
-    line: int = 0
-
-
-def _records(path: Path, at: _Position) -> Iterator[StoredRecord]:
-    """The second pass: the records, noting the line of the one being looked at."""
+def _records(path: Path) -> Iterator[StoredRecord]:
+    """The second pass: the records, each with its line."""
     for number, data in _lines(path):
         if data.get("type") == "record":
-            at.line = number
             yield _record(number, data)
 
 
-def verify_export(path: Path, check_signature: SignatureCheck | None) -> Report:
-    """Verify an export file: its structure (``ExportFileError`` naming the line), then the chain in it and its
-    checkpoints (the report names the first problem's seq, and the line it was found at)."""
+def verify_export(path: Path, check_signature: SignatureCheck | None, *, allow_unsigned_end: bool = False) -> Report:
+    """Verify an export file: its structure (``ExportFileError`` naming the line), then the chain in it, its
+    checkpoints and its signed end (the report names the first problem's seq, and the line it was found at).
+
+    A ``remit.audit.export/v1`` file (its end not signed) is refused, unless ``allow_unsigned_end``: then it is
+    verified as that format allows, and the report's warnings say what it cannot show."""
     found = _structure(path)
     header, checkpoints, end = found.header, found.checkpoints, found.end
+    if end.signed is None and not allow_unsigned_end:
+        raise ExportFileError(
+            f"a {LEGACY_FORMAT} file: its end line is not signed, so a file cut short at a checkpoint, with its end "
+            "line rewritten, would verify; export it again, or accept an unsigned end explicitly "
+            "(remit audit verify --allow-unsigned-end)",
+            1,
+        )
     if header.first_seq > 1:
         # pruned by retention: the export must start right after a checkpoint carrying the start hash
         anchor = next((c for c in checkpoints if c.seq == header.first_seq - 1), None)
@@ -272,13 +339,18 @@ def verify_export(path: Path, check_signature: SignatureCheck | None) -> Report:
             )
     elif header.start_hash != GENESIS:
         return Report().fail(1, "the export starts at record 1 but not from the genesis hash")
-    at = _Position()
     report = verify(
-        _records(path, at), checkpoints, check_signature, start_seq=header.first_seq, start_hash=header.start_hash
+        _records(path),
+        checkpoints,
+        check_signature,
+        start_seq=header.first_seq,
+        start_hash=header.start_hash,
+        end_hash=end.last_hash,
     )
+    report.expect(end.last_seq, end.last_hash, f"the end line (line {end.line})")
     if not report.ok:
-        if at.line and report.problem is not None and "not in the log" not in report.problem:
-            report.problem = f"{report.problem} (line {at.line})"
+        if report.at_line is not None and report.problem is not None:
+            report.problem = f"{report.problem} (line {report.at_line})"
         return report
     if end.records != found.records or end.checkpoints != len(checkpoints):
         return report.fail(
@@ -292,10 +364,42 @@ def verify_export(path: Path, check_signature: SignatureCheck | None) -> Report:
             f"the end line (line {end.line}) says the export ends at record {end.last_seq}, the chain in it ends "
             f"at record {report.last_seq}: records were removed from the end",
         )
+    if end.signed is not None:
+        return _check_signed_end(report, header, end, end.signed, check_signature)
+    report.warnings.append(
+        f"a {LEGACY_FORMAT} file: its end line is not signed, so records cut from its end together with their "
+        "checkpoints, the end line rewritten to match, would not be detected"
+    )
     signed = max((c.seq for c in checkpoints), default=0)
     if report.records and report.last_seq > signed:
         report.warnings.append(
-            f"records {max(signed + 1, header.first_seq)} to {report.last_seq} are after the last checkpoint: "
+            f"{span(max(signed + 1, header.first_seq), report.last_seq)} after the last checkpoint: "
             "covered by the chain only, not by a signature"
         )
+    return report
+
+
+def _check_signed_end(
+    report: Report, header: _Header, end: _End, signed: ExportEnd, check_signature: SignatureCheck | None
+) -> Report:
+    """The end line's own claims agree with the header, and its signature verifies: nothing was cut."""
+    if (signed.first_seq, signed.start_hash) != (header.first_seq, header.start_hash):
+        return report.fail(
+            header.first_seq,
+            f"the end line (line {end.line}) says the export starts at record {signed.first_seq}, the header at "
+            f"record {header.first_seq}: the file's start was cut or its header rewritten",
+        )
+    if check_signature is None:
+        report.warnings.append("the end line's signature not checked: no public key given")
+        return report
+    payload = end_payload(
+        signed.first_seq, signed.start_hash, signed.last_seq, signed.last_hash, signed.at, signed.key_id
+    )
+    if not check_signature(payload, signed.signature, signed.key_id):
+        return report.fail(
+            None,
+            f"the end line (line {end.line}) has an invalid signature (key {signed.key_id}): the file was cut "
+            "short or its end line rewritten",
+        )
+    report.end_signed_at = signed.at
     return report

@@ -10,14 +10,16 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import takewhile
 from typing import Any, Protocol
 
 from remit.admin.access import Act, AdminPrincipal, AdminRole, authorize
-from remit.audit.chain import GENESIS, Checkpoint, Report, StoredRecord, verify
+from remit.audit.chain import GENESIS, Checkpoint, Report, StoredRecord, span, verify
+from remit.audit.export import ExportEnd, end_payload
 from remit.audit.record import Json, index_columns, timestamp
 from remit.audit.signing import PublicKey, SigningKey
 from remit.clock import Clock
-from remit.errors import Forbidden
+from remit.errors import BadRequest, Conflict, Forbidden
 from remit.paging import Page, PageRequest
 
 
@@ -159,6 +161,45 @@ class AuditService:
         signed = tuple(c for c in self._store.checkpoints() if low < c.seq <= high)
         return ChainSlice(first_seq, start_hash, int(head.seq), tuple(records), signed)
 
+    def sign_end(self, p: AdminPrincipal | None, last_seq: int, at: datetime) -> ExportEnd:
+        """Sign where an export of the chain starts (the head row's first position and start hash) and ends (the
+        stored record ``last_seq``), for the export's end line. The whole log only: refused to owners.
+
+        The records from the last checkpoint at or before ``last_seq`` up to it must chain (``Conflict``
+        otherwise): the end's signature never vouches for records that do not follow a signed point."""
+        _whole_log(p)
+        head = self._store.head()
+        first_seq, start_hash = int(head.first_seq), str(head.first_prev_hash)
+        if not first_seq - 1 <= last_seq <= int(head.seq):
+            raise BadRequest(
+                f"seq must be a position in the chain, from {first_seq - 1} to its end ({head.seq})", field="seq"
+            )
+        last_hash = self._tail_hash(first_seq, start_hash, last_seq)
+        when = timestamp(at)
+        payload = end_payload(first_seq, start_hash, last_seq, last_hash, when, self._key.key_id)
+        return ExportEnd(first_seq, start_hash, last_seq, last_hash, when, self._key.key_id, self._key.sign(payload))
+
+    def _tail_hash(self, first_seq: int, start_hash: str, last_seq: int) -> str:
+        """The hash of record ``last_seq``, once the records since the last checkpoint before it are seen to chain
+        from that checkpoint (or from the chain's start)."""
+        signed = [c for c in self._store.checkpoints() if first_seq <= c.seq <= last_seq]
+        anchor = signed[-1] if signed else None
+        begin = anchor.seq if anchor is not None else first_seq
+        records = list(takewhile(lambda r: r.seq <= last_seq, self._store.records(begin)))
+        if anchor is not None:
+            start = records[0].prev_hash if records and records[0].seq == anchor.seq else anchor.hash
+            report = verify(records, [anchor], None, index_columns, start_seq=anchor.seq, start_hash=start)
+        else:
+            report = verify(records, [], None, index_columns, start_seq=first_seq, start_hash=start_hash)
+        if report.ok and report.last_seq != last_seq:
+            report.fail(report.last_seq + 1, f"record {report.last_seq + 1} is missing: removed from the log")
+        if not report.ok:
+            raise Conflict(
+                f"the audit chain does not verify up to record {last_seq}: {report.problem}; its end is not signed "
+                "(run remit audit verify on the server's store)"
+            )
+        return report.last_hash
+
     def seal(self, at: datetime) -> int | None:
         """Sign the chain's current end now, if it is not signed yet (before an export, so that its last records
         are covered by a signature). Local operator only. Returns the checkpoint's seq, or None."""
@@ -188,21 +229,51 @@ def verify_chain(store: AuditStorePort, keys: Sequence[PublicKey]) -> Report:
             report = Report(last_seq=start_seq - 1, last_hash=start_hash)
             return report.fail(start_seq, f"the log starts at record {start_seq} without a checkpoint vouching for it")
     report = verify(
-        store.records(start_seq), checkpoints, checker, index_columns, start_seq=start_seq, start_hash=start_hash
+        store.records(start_seq),
+        checkpoints,
+        checker,
+        index_columns,
+        start_seq=start_seq,
+        start_hash=start_hash,
+        end_hash=str(head.hash),
     )
-    if report.ok and (report.last_seq != head.seq or report.last_hash != head.hash):
-        report.fail(
-            report.last_seq + 1 if report.last_seq < head.seq else head.seq,
-            f"the log ends at record {report.last_seq} but its head says {head.seq}: records were removed from the end"
-            if report.last_seq < head.seq
-            else f"the log holds records after its head ({head.seq}): records were appended around the writer",
-        )
+    report.expect(int(head.seq), str(head.hash), "the head row")
+    if report.ok:
+        _compare_with_head(store, report, int(head.seq), str(head.hash))
     if report.ok and report.last_seq > head.checkpoint_seq:
         report.warnings.append(
-            f"records {head.checkpoint_seq + 1} to {report.last_seq} are after the last checkpoint: "
+            f"{span(head.checkpoint_seq + 1, report.last_seq)} after the last checkpoint: "
             "covered by the chain only, not yet by a signature"
         )
     return report
+
+
+def _compare_with_head(store: AuditStorePort, report: Report, seq: int, hash_: str) -> None:
+    """The chain ends where the head row (which every append updates) says: the seq and the hash."""
+    says = f"the head row says the chain ends at record {seq} (hash {hash_})"
+    last = report.last_seq
+    if last < seq:
+        gone = f"record {seq} was" if last + 1 == seq else f"records {last + 1} to {seq} were"
+        report.fail(last + 1, f"the log ends at record {last}, but {says}: {gone} removed from the end")
+    elif last > seq:
+        if last == seq + 1:
+            what = f"{_named(next(iter(store.records(seq + 1, batch=1)), None), seq + 1)} was"
+        else:
+            what = f"records {seq + 1} to {last} were"
+        report.fail(seq + 1, f"{what} inserted after the end of the chain, around the writer: {says}")
+    elif report.last_hash != hash_:
+        report.fail(
+            seq,
+            f"record {seq} does not match the head row: {says}, the record's hash is {report.last_hash} (the record "
+            "was replaced and its hash recomputed, or the head row edited)",
+        )
+
+
+def _named(record: StoredRecord | None, seq: int) -> str:
+    """``record 13 (id evt_...)``, by what the record's text says (verified by then)."""
+    body = json.loads(record.text) if record is not None else None
+    record_id = body.get("id") if isinstance(body, dict) else None
+    return f"record {seq} (id {record_id})" if isinstance(record_id, str) else f"record {seq}"
 
 
 def matches(where: Any, columns: Json) -> bool:

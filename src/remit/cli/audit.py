@@ -23,7 +23,7 @@ import typer
 from rich.text import Text
 
 from remit.audit.chain import Checkpoint, Report, StoredRecord
-from remit.audit.export import ExportFileError, checkpoint_line, end_line, header_line, record_line
+from remit.audit.export import ExportEnd, ExportFileError, checkpoint_line, end_line, header_line, record_line
 from remit.audit.ocsf import to_ocsf
 from remit.audit.record import timestamp
 from remit.cli import output
@@ -31,7 +31,7 @@ from remit.cli.backend import Json, collect
 from remit.cli.options import All, AsJson, Cursor, Limit, page
 from remit.cli.state import backend, state
 from remit.clock import SystemClock
-from remit.errors import BadRequest, ConfigurationError, RemitError
+from remit.errors import BadRequest, ConfigurationError, Conflict, RemitError
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -302,7 +302,7 @@ def _progress() -> Progress:
 
 
 def _export_chain(b: Backend, write: Callable[[str], Any], progress: Progress) -> tuple[int, int]:
-    """The chain as it stands now, in the ``remit.audit.export/v1`` file format; (records, checkpoints)."""
+    """The chain as it stands now, in the ``remit.audit.export/v2`` file format; (records, checkpoints)."""
     from remit.cli.local import LocalBackend
 
     if isinstance(b, LocalBackend):
@@ -337,8 +337,26 @@ def _export_chain(b: Backend, write: Callable[[str], Any], progress: Progress) -
                 checkpoints += 1
         after = got["next_after"]
         got = b.audit_chain(int(after), CHAIN_SLICE) if after is not None and int(after) < head else None
-    write(end_line(records, checkpoints, last_seq, last_hash if records else start_hash))
+    end = _signed_end(b.audit_chain_end(last_seq))
+    if (end.first_seq, end.start_hash, end.last_seq, end.last_hash) != (start_seq, start_hash, last_seq, last_hash):
+        raise Conflict(
+            f"the audit log changed during the export (pruned, or record {last_seq} now has another hash): the "
+            "export was not written; export again"
+        )
+    write(end_line(records, checkpoints, end))
     return records, checkpoints
+
+
+def _signed_end(e: Json) -> ExportEnd:
+    return ExportEnd(
+        first_seq=int(e["first_seq"]),
+        start_hash=str(e["start_hash"]),
+        last_seq=int(e["last_seq"]),
+        last_hash=str(e["last_hash"]),
+        at=str(e["at"]),
+        key_id=str(e["key_id"]),
+        signature=str(e["signature"]),
+    )
 
 
 def _export_ocsf(b: Backend, where: AuditFilter, write: Callable[[str], Any], progress: Progress) -> int:
@@ -377,6 +395,14 @@ def verify(
             help="Check checkpoint signatures with this public key (repeatable; default: this home's key).",
         ),
     ] = None,
+    allow_unsigned_end: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unsigned-end",
+            help="Accept an export of the first format (remit.audit.export/v1), whose end is not signed: a file "
+            "cut short at a checkpoint, its end line rewritten, then verifies.",
+        ),
+    ] = False,
     as_json: AsJson = False,
 ) -> None:
     """Verify the hash chain and its signed checkpoints: exit 0 if intact, 1 naming the first problem."""
@@ -387,7 +413,7 @@ def verify(
         if not keys:
             keys = _home_key(ctx)
         try:
-            report = verify_export(file, keys_checker(keys))
+            report = verify_export(file, keys_checker(keys), allow_unsigned_end=allow_unsigned_end)
         except ExportFileError as exc:
             raise ExportFileError(f"{file}: {exc.message}") from exc
     else:
@@ -404,9 +430,14 @@ def _report(report: Report, as_json: bool) -> None:
                 "records": report.records,
                 "checkpoints": report.checkpoints,
                 "last_seq": report.last_seq,
+                "last_hash": report.last_hash,
                 "problem": report.problem,
                 "at_seq": report.at_seq,
                 "warnings": report.warnings,
+                "expected_end": None
+                if report.expected_seq is None
+                else {"seq": report.expected_seq, "hash": report.expected_hash, "from": report.expected_from},
+                "end_signed_at": report.end_signed_at,
             }
         )
     else:
@@ -415,14 +446,33 @@ def _report(report: Report, as_json: bool) -> None:
     if not report.ok:
         if not as_json:
             typer.secho(f"error: {report.problem}", fg=typer.colors.RED, err=True)
-            output.note(f"{report.records} records verified before it")
+            output.note(f"{report.records} records verified before it{_expected(report)}")
         raise typer.Exit(1)
     if not as_json:
         plural = "s" if report.checkpoints != 1 else ""
         output.done(
-            f"ok: {report.records} records and {report.checkpoints} signed checkpoint{plural} verified"
-            + (f" (up to record {report.last_seq})" if report.records else "")
+            f"ok: {report.records} records and {report.checkpoints} signed checkpoint{plural} verified{_upto(report)}"
         )
+
+
+def _upto(report: Report) -> str:
+    """Where the verified chain ends, and what vouches for that end."""
+    if not report.records:
+        return ""
+    where = f" (up to record {report.last_seq}"
+    if report.expected_from is not None:
+        where += f", where {report.expected_from} says the chain ends"
+    where += ")"
+    if report.end_signed_at is not None:
+        where += f"; the export's end is signed, at {report.end_signed_at}"
+    return where
+
+
+def _expected(report: Report) -> str:
+    """Where the chain should have ended, as the head row or the end line says."""
+    if report.expected_seq is None or (report.expected_from or "") in (report.problem or ""):
+        return ""
+    return f"; {report.expected_from} says the chain ends at record {report.expected_seq} (hash {report.expected_hash})"
 
 
 @app.command("key")

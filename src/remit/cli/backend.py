@@ -125,6 +125,10 @@ class Backend(Protocol):
         """Stored rows of the chain after ``after``, with their checkpoints (``GET /v1/audit/chain``)."""
         ...
 
+    def audit_chain_end(self, seq: int) -> Json:
+        """Where an export ending at record ``seq`` starts and ends, signed (``GET /v1/audit/chain/end``)."""
+        ...
+
     def audit_count(self) -> int | None:
         """How many records the log holds; None when the backend cannot say cheaply."""
         ...

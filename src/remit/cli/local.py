@@ -272,6 +272,11 @@ class LocalBackend:
 
         return dump(ChainResponse.of(self._remit.audit.chain(self._p, after, limit), limit))
 
+    def audit_chain_end(self, seq: int) -> Json:
+        from remit.api.schemas.audit import ChainEndResponse
+
+        return dump(ChainEndResponse.of(self._remit.audit.sign_end(self._p, seq, self._remit.clock.now())))
+
     def audit_count(self) -> int | None:
         return self._remit.audit.count(self._p)
 

@@ -325,6 +325,9 @@ class RemoteBackend:
     def audit_chain(self, after: int, limit: int) -> Json:
         return self._json("GET", "/v1/audit/chain", params=_query(after=after, limit=limit))
 
+    def audit_chain_end(self, seq: int) -> Json:
+        return self._json("GET", "/v1/audit/chain/end", params=_query(seq=seq))
+
     def audit_count(self) -> int | None:
         return None
 

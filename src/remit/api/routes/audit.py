@@ -24,6 +24,7 @@ from remit.api.deps import PageDep, PrincipalDep, RemitDep, authenticate
 from remit.api.routes._common import ERRORS, render_page
 from remit.api.schemas.audit import (
     AuditRecord,
+    ChainEndResponse,
     ChainResponse,
     PublicKeyResponse,
     audit_filter,
@@ -128,6 +129,25 @@ def read_chain(
     Admins and auditors only."""
     start = _seq(after, "after") if after is not None else 0
     return ChainResponse.of(remit.audit.chain(p, start, limit), limit)
+
+
+@router.get("/v1/audit/chain/end", response_model=ChainEndResponse)
+def sign_chain_end(
+    remit: RemitDep,
+    p: PrincipalDep,
+    seq: Annotated[
+        str,
+        Query(
+            description="The export's last record (`first_seq - 1` for an export without records).",
+            json_schema_extra={"pattern": r"^[0-9]{1,18}$"},
+        ),
+    ],
+) -> ChainEndResponse:
+    """Where an export of the chain starts and ends, signed with the audit key: what `remit audit export` writes
+    as the file's end line, so that a file cut short (at a checkpoint, its end line rewritten) is refused by
+    `remit audit verify --file`. The records since the last checkpoint before `seq` must chain (409 otherwise).
+    Admins and auditors only."""
+    return ChainEndResponse.of(remit.audit.sign_end(p, _seq(seq, "seq"), remit.clock.now()))
 
 
 @router.get("/v1/audit/public-key", response_model=PublicKeyResponse)

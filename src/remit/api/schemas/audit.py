@@ -1,4 +1,5 @@
-"""Audit log reading: the query filters (shared by the API and the CLI), records, chain rows and the public key."""
+"""Audit log reading: the query filters (shared by the API and the CLI), records, chain rows, an export's signed
+end and the public key."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from remit.audit.chain import Checkpoint, StoredRecord
+from remit.audit.export import ExportEnd
 from remit.audit.record import Kind, timestamp
 from remit.audit.service import ChainSlice
 from remit.errors import BadRequest
@@ -158,6 +160,33 @@ class ChainResponse(BaseModel):
             records=[ChainRecordResponse.of(r) for r in got.records],
             checkpoints=[CheckpointResponse.of(c) for c in got.checkpoints],
             next_after=last if more else None,
+        )
+
+
+class ChainEndResponse(BaseModel):
+    """Where an export of the chain starts and ends, signed with the audit key: an export's end line."""
+
+    first_seq: int = Field(description="Where the chain starts (after retention, past the pruned records).")
+    start_hash: str = Field(description="The predecessor hash of `first_seq` (64 zeros for a chain from 1).")
+    last_seq: int = Field(description="The export's last record (`first_seq - 1`: none).")
+    last_hash: str = Field(description="Its hash (`start_hash` when there is none).")
+    at: str = Field(description="When it was signed, UTC, microseconds.")
+    key_id: str
+    signature: str = Field(
+        description='Ed25519, base64url, over `{"at","first_seq","key_id","last_hash","last_seq","start_hash",'
+        '"type":"remit.audit.export.end/v2"}` (sorted keys, no spaces).'
+    )
+
+    @classmethod
+    def of(cls, end: ExportEnd) -> ChainEndResponse:
+        return cls(
+            first_seq=end.first_seq,
+            start_hash=end.start_hash,
+            last_seq=end.last_seq,
+            last_hash=end.last_hash,
+            at=end.at,
+            key_id=end.key_id,
+            signature=end.signature,
         )
 
 
