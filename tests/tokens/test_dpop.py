@@ -189,6 +189,26 @@ def test_the_jwk_header_must_be_a_public_key(
     assert "c2VjcmV0" not in exc.error_description
 
 
+@pytest.mark.parametrize(
+    "jwk",
+    [
+        {"kty": []},
+        {"kty": {}},
+        {"kty": 7},
+        {"kty": None},
+        {"kty": "OKP", "crv": [], "x": "AAAA"},
+        {"kty": "OKP", "crv": "Ed25519", "x": 10**400},
+        {"kty": "RSA", "n": 5, "e": []},
+    ],
+    ids=repr,
+)
+def test_a_jwk_with_members_of_the_wrong_type_is_refused(
+    key: jose.SigningKey, clock: FrozenClock, verifier: DpopVerifier, jwk: dict[str, Any]
+) -> None:
+    token = forge(key, {"typ": "dpop+jwt", "alg": key.alg, "jwk": jwk}, claims(clock))
+    refused(lambda: verifier.verify([token], method="POST", url=URL), "jwk is not usable")
+
+
 @pytest.mark.parametrize("alg", ["EdDSA", "PS256"])
 def test_a_private_key_in_the_jwk_is_refused(alg: str, clock: FrozenClock, verifier: DpopVerifier) -> None:
     signer = native_key(alg)

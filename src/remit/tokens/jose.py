@@ -201,7 +201,7 @@ def import_jwks(
         raise InvalidKey(f"the JWKS holds more than {max_keys} keys", field="jwks")
     keys: list[PublicKey] = []
     for member in members:
-        if isinstance(member, Mapping) and member.get("kty") not in _PUBLIC_MEMBERS and member.get("kty") != "oct":
+        if isinstance(member, Mapping) and not _understood(member.get("kty")):
             continue
         keys.append(PublicKey.from_jwk(member))
     kids = [key.kid for key in keys]
@@ -408,6 +408,12 @@ def _check_header(header: Mapping[str, Any], limits: Limits) -> None:
         raise JoseError("the token type (typ) is not a string")
 
 
+def _understood(kty: object) -> bool:
+    """A key type this layer imports, or refuses by name (``oct``); any other value (an unknown name, a number, an
+    array) is one a JWKS member may carry and be skipped for (RFC 7517 §5)."""
+    return isinstance(kty, str) and (kty in _PUBLIC_MEMBERS or kty == "oct")
+
+
 def _check_use(jwk: Mapping[str, Any], operation: str) -> None:
     use = jwk.get("use")
     if use is not None and use != "sig":
@@ -422,7 +428,7 @@ def _import_key(jwk: Mapping[str, Any], alg: str | None) -> tuple[Key, str]:
     kty = jwk.get("kty")
     if kty == "oct":
         raise InvalidKey("symmetric (oct) keys are not accepted", field="jwk")
-    if kty not in _PUBLIC_MEMBERS:
+    if not isinstance(kty, str) or kty not in _PUBLIC_MEMBERS:
         raise InvalidKey("the key type (kty) is not supported", field="jwk")
     declared = jwk.get("alg")
     if alg is not None and declared is not None and alg != declared:
