@@ -553,6 +553,7 @@ def test_a_jwks_is_capped_and_checked() -> None:
         ({"keys": [unknown]}, {}, "no usable key"),
         ({"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}, {}, "symmetric"),
         (b"[]", {}, "not a JSON object"),
+        (b'{"keys": [{"kty": "OKP", "crv": "Ed25519", "x": NaN}]}', {}, "not valid JSON"),
     ]
     for document, caps, message in cases:
         with pytest.raises((InvalidKey, JoseError)) as caught:

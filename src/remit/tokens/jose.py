@@ -21,6 +21,7 @@ import base64
 import binascii
 import hashlib
 import json
+import math
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -361,7 +362,9 @@ def sign_jwt(claims: Mapping[str, Any], key: SigningKey, *, typ: str) -> str:
 
 
 def parse_json_object(data: bytes, what: str) -> dict[str, Any]:
-    """A JSON object from UTF-8 bytes, refusing duplicate members (RFC 7515 §5.2 step 4, RFC 7519 §4)."""
+    """A JSON object from UTF-8 bytes, refusing duplicate members (RFC 7515 §5.2 step 4, RFC 7519 §4) and what is
+    not JSON but Python's parser reads (RFC 8259 §6: ``NaN``, ``Infinity``, and numbers beyond a double's range,
+    which it would turn into an infinity)."""
     try:
         value = _DECODER.decode(data.decode("utf-8"))
     except (ValueError, RecursionError) as exc:
@@ -381,7 +384,18 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-_DECODER: Final = json.JSONDecoder(object_pairs_hook=_no_duplicates)
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # RFC 8259 §6; Python's json reads NaN, Infinity and -Infinity
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400: beyond the range of a double
+        raise ValueError("a number beyond the range of a double")
+    return value
+
+
+_DECODER: Final = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constant, parse_float=_finite)
 
 
 def _b64decode(segment: str, what: str) -> bytes:

@@ -38,6 +38,8 @@ from remit.tokens.errors import InvalidClient, InvalidToken, JoseError, TokenErr
 
 #: header members that point at a key; keys come from our own registry only (RFC 8725 §3.10), so all are refused
 KEY_LOCATOR_HEADERS: Final = frozenset({"jku", "jwk", "x5u", "x5c"})
+#: the last second a NumericDate claim may name (RFC 7519 §2): 9999-12-31T23:59:59Z, the last a ``datetime`` holds
+MAX_NUMERIC_DATE: Final = 253_402_300_799
 #: confirmation methods we can check (RFC 7800 §3.1): certificate thumbprint (RFC 8705), DPoP key (RFC 9449)
 CNF_METHODS: Final = frozenset({"x5t#S256", "jkt"})
 
@@ -202,6 +204,17 @@ def verify_jws(token: str, lookup: KeyLookup, policy: VerifyPolicy) -> VerifiedJ
     except JoseError as exc:
         raise fail(exc.message) from exc
     return VerifiedJWS(jws=jws, key=key)
+
+
+def numeric_date(value: object) -> float | None:
+    """``value`` as a NumericDate (RFC 7519 §2), or None when it is none Remit accepts: a JSON number (never a
+    boolean, which Python counts as an int) of seconds from 1970 to ``MAX_NUMERIC_DATE``. Compared before any
+    conversion, so an integer beyond float range, NaN or an infinity is refused rather than raised on."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if not 0 <= value <= MAX_NUMERIC_DATE:  # False for NaN too
+        return None
+    return float(value)
 
 
 def check_claims(claims: Mapping[str, Any], header: Mapping[str, Any], policy: VerifyPolicy, now: float) -> None:
@@ -528,13 +541,13 @@ def _confirmation(claims: Mapping[str, Any], fail: type[TokenError]) -> dict[str
 
 
 def _number(claims: Mapping[str, Any], name: str, fail: type[TokenError]) -> float | None:
-    """A NumericDate claim (RFC 7519 §2): a finite JSON number, not a boolean."""
+    """A NumericDate claim (``numeric_date``), None when absent; ``fail`` when it is present and not one."""
     if name not in claims:
         return None
-    value = claims[name]
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise fail(f"the '{name}' claim is not a number of seconds")
-    return float(value)
+    seconds = numeric_date(claims[name])
+    if seconds is None:
+        raise fail(f"the '{name}' claim is not a number of seconds between 1970 and the year 9999 (a NumericDate)")
+    return seconds
 
 
 def _normalise_typ(typ: str) -> str:
