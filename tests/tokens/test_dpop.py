@@ -190,6 +190,25 @@ def test_the_jwk_header_must_be_a_public_key(
 
 
 @pytest.mark.parametrize(
+    ("member", "value"),
+    [
+        ("jku", "https://attacker.example/jwks.json"),
+        ("x5u", "https://attacker.example/cert.pem"),
+        ("x5c", ["MIIBszCCAVmgAwIBAgIU"]),
+        ("x5c", []),
+        ("jku", None),
+    ],
+)
+def test_a_proof_that_names_a_key_elsewhere_is_refused(
+    key: jose.SigningKey, clock: FrozenClock, verifier: DpopVerifier, member: str, value: object
+) -> None:
+    # correctly signed with the key in its jwk: the key travels in the proof, never behind a URL or a chain
+    token = forge(key, {"typ": "dpop+jwt", "alg": key.alg, "jwk": public_jwk(key), member: value}, claims(clock))
+    exc = refused(lambda: verifier.verify([token], method="POST", url=URL), f"names a key elsewhere ({member})")
+    assert "attacker" not in exc.error_description
+
+
+@pytest.mark.parametrize(
     "jwk",
     [
         {"kty": []},

@@ -9,7 +9,8 @@ checks of RFC 9449 §4.3, in order (``DpopVerifier.verify``):
 2. a compact JWS within the size caps (``MAX_PROOF_BYTES``, ``MAX_HEADER_BYTES``);
 3. ``typ`` ``dpop+jwt``;
 4. ``alg`` one of ``DPOP_ALGORITHMS`` (asymmetric only: never ``none``, never HMAC);
-5. a ``jwk`` header holding a public key (a private or symmetric member is refused), fit for ``alg``;
+5. a ``jwk`` header holding a public key (a private or symmetric member is refused), fit for ``alg``, and no other
+   header pointing at a key (``jku``, ``x5u``, ``x5c``: the one rule of ``verify.key_locators``);
 6. the signature verifies with that key;
 7. claims ``jti`` (a string), ``htm`` equal to the request method, ``htu`` equal to the request URI without its
    query and fragment, after normalisation (``normalise_htu``: scheme and host case, default port, percent-encoding
@@ -44,7 +45,7 @@ from remit.ids import new_id
 from remit.tokens import jose
 from remit.tokens.dpopnonce import NonceSource
 from remit.tokens.errors import InvalidDpopProof, InvalidKey, InvalidToken, JoseError, TokenError, UseDpopNonce
-from remit.tokens.verify import NO_BINDING, Binding, ReplayGuard, VerifiedToken, numeric_date
+from remit.tokens.verify import NO_BINDING, Binding, ReplayGuard, VerifiedToken, key_locators, numeric_date
 
 #: the ``typ`` of a proof (RFC 9449 §4.2)
 DPOP_TYP: Final = "dpop+jwt"
@@ -135,6 +136,12 @@ class DpopVerifier:
             raise fail(f"the DPoP proof's typ must be {DPOP_TYP}")
         if jws.alg not in self.algorithms:
             raise fail(f"the DPoP proof's alg must be one of {', '.join(self.algorithms)}")
+        named = key_locators(header, allowed=("jwk",))
+        if named:
+            raise fail(
+                f"the DPoP proof names a key elsewhere ({', '.join(named)}): its public key travels in the jwk header"
+                " only"
+            )
         key = _proof_key(header.get("jwk"), jws.alg, fail)
         try:
             jose.verify_compact(jws, key, self.algorithms, _LIMITS)

@@ -36,7 +36,9 @@ from remit.errors import ConfigurationError
 from remit.tokens import jose
 from remit.tokens.errors import InvalidClient, InvalidToken, JoseError, TokenError
 
-#: header members that point at a key; keys come from our own registry only (RFC 8725 §3.10), so all are refused
+#: header members that point at a key: a URL to fetch it from (``jku``, ``x5u``), a certificate chain (``x5c``), the
+#: key itself (``jwk``). Keys come from our own registry only (RFC 8725 §3.10), so a token carrying any of them is
+#: refused; a DPoP proof carries its key in ``jwk`` (RFC 9449 §4.2) and is refused for the others
 KEY_LOCATOR_HEADERS: Final = frozenset({"jku", "jwk", "x5u", "x5c"})
 #: the last second a NumericDate claim may name (RFC 7519 §2): 9999-12-31T23:59:59Z, the last a ``datetime`` holds
 MAX_NUMERIC_DATE: Final = 253_402_300_799
@@ -191,7 +193,7 @@ def verify_jws(token: str, lookup: KeyLookup, policy: VerifyPolicy) -> VerifiedJ
     header = jws.header
     if jws.alg not in policy.algorithms:
         raise fail("the signing algorithm is not allowed")
-    if not KEY_LOCATOR_HEADERS.isdisjoint(header):
+    if key_locators(header):
         raise fail("the token names its own key (jku, jwk, x5u or x5c); keys come from the registry only")
     kid = jws.kid
     if kid is None:
@@ -204,6 +206,12 @@ def verify_jws(token: str, lookup: KeyLookup, policy: VerifyPolicy) -> VerifiedJ
     except JoseError as exc:
         raise fail(exc.message) from exc
     return VerifiedJWS(jws=jws, key=key)
+
+
+def key_locators(header: Mapping[str, Any], allowed: Collection[str] = ()) -> list[str]:
+    """The members of ``header`` that point at a key (``KEY_LOCATOR_HEADERS``), apart from ``allowed``, sorted: a
+    token or proof that has any is refused, whatever their values (``null`` included)."""
+    return sorted(KEY_LOCATOR_HEADERS.intersection(header).difference(allowed))
 
 
 def numeric_date(value: object) -> float | None:
