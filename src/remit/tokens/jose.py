@@ -7,8 +7,9 @@ The only module that imports ``joserfc``; its exceptions are translated here int
   public key can be turned into an HMAC secret (key confusion);
 * one key per verification, chosen by the caller, and an explicit list of algorithms that must also contain the
   key's own algorithm: a token cannot pick its algorithm, nor its key;
-* the compact serialization only, with caps on the token and header sizes, strict base64url, no duplicate JSON
-  members, no ``crit`` (RFC 7515 §4.1.11: we implement no extension, so any listed one is not understood) and
+* the compact serialization only, with caps on the token and header sizes, strict base64url, JSON proper (no
+  duplicate members; no ``NaN``, ``Infinity`` or number beyond a double's range, which Python's parser reads), no
+  ``crit`` (RFC 7515 §4.1.11: we implement no extension, so any listed one is not understood) and
   no ``b64`` (RFC 7797 unencoded payloads).
 
 https://www.rfc-editor.org/rfc/rfc7515 (JWS), https://www.rfc-editor.org/rfc/rfc7517 (JWK),

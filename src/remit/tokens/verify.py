@@ -6,7 +6,8 @@ Two steps, as RFC 8725 §3 asks:
    (never through ``jku``, ``jwk``, ``x5u`` or ``x5c``: a token carrying any of them is refused outright), the
    header ``alg`` equal to the key's own algorithm, the signature;
 2. ``check_claims``: explicit type (``typ``, RFC 8725 §3.11), ``iss``, ``aud``, ``sub``, ``exp`` (required),
-   ``nbf`` and ``iat`` with a small leeway, a lifetime cap, required claims.
+   ``nbf`` and ``iat`` with a small leeway, each a NumericDate in range (``numeric_date``), a lifetime cap,
+   required claims.
 
 ``verify_jwt`` runs both, then the hooks the caller passes: ``is_revoked(jti)``, a ``ReplayGuard`` for one-time
 assertions (RFC 7523 §3 item 7), and the ``cnf`` sender binding (RFC 8705 §3 ``x5t#S256``, RFC 9449 §6 ``jkt``)
