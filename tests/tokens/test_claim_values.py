@@ -12,10 +12,10 @@ expect. The properties:
 
 The tokens: client assertions (RFC 7523, ``invalid_client``), Remit's access tokens at a resource server
 (``verify_jwt`` and ``VerifiedCache``, ``invalid_token``), DPoP proofs (RFC 9449) at the token endpoint
-(``invalid_dpop_proof``, 400) and through ``verify_presented`` at a resource server (401), their headers; then,
-wired as in production: the token endpoint, introspection, revocation by the client and by an admin, and token
-exchange (RFC 8693: subject and actor tokens, Remit's own, an agent's assertion and a trusted issuer's,
-``invalid_request``).
+(``invalid_dpop_proof``, 400; with server nonces, ``use_dpop_nonce``) and through ``verify_presented`` at a
+resource server (401), their headers; then, wired as in production: the token endpoint, introspection, revocation
+by the client and by an admin, and token exchange (RFC 8693: subject and actor tokens, Remit's own, an agent's
+assertion and a trusted issuer's, ``invalid_request``).
 
 Examples are few and fixed (``derandomize``): seconds per property, the same cases on every run.
 """
@@ -45,9 +45,11 @@ from remit.registry import AgentDraft, ResourceDraft, ResourceKind, UserDraft
 from remit.settings import Settings, load_settings
 from remit.tokens import jose
 from remit.tokens.dpop import DpopVerifier, access_token_hash, normalise_htu, verify_presented
+from remit.tokens.dpopnonce import SealedNonces
 from remit.tokens.endpoint import ASSERTION_TYPE, sign_claims
 from remit.tokens.errors import TokenError
 from remit.tokens.exchange import ACCESS_TOKEN_TYPE, GRANT_TYPE, JWT_TOKEN_TYPE
+from remit.tokens.kek import KeyEncryptionKey
 from remit.tokens.verify import InMemoryReplayGuard, KeySet, VerifiedCache, VerifyPolicy, verify_jwt
 
 ADMIN = AdminPrincipal(actor="test:setup", role=AdminRole.ADMIN)
@@ -383,6 +385,28 @@ def test_dpop_proofs_at_the_token_endpoint(case: tuple[str, object]) -> None:
     verifier = DpopVerifier(replay=InMemoryReplayGuard(clock), clock=clock)
     accepted = outcome(lambda: verifier.verify([proof], method="POST", url=PROOF_URL), {"invalid_dpop_proof"}, 400)
     check(accepted, proof_rule(name, value, NOW), name, value)
+
+
+KEK = KeyEncryptionKey.generate()
+NONCES = SealedNonces(lambda: KEK, FrozenClock())
+
+
+@given(case=claim_and_value({**PROOF_CLAIMS, "nonce": [NONCES.current(), "v1.AAAA", "v1." + "A" * 200]}))
+@example(case=("nonce", NONCES.current()))  # the server's nonce: accepted
+@examples(200)
+def test_dpop_proofs_with_server_nonces(case: tuple[str, object]) -> None:
+    """With nonces required (RFC 9449 §8), a proof without the server's own is ``use_dpop_nonce``."""
+    name, value = case
+    clock = FrozenClock()
+    key = jose.SigningKey.generate("EdDSA")
+    claims = with_claim(proof_claims(NOW, nonce=NONCES.current()), name, value)
+    proof = sign_proof_with(key, claims)
+    verifier = DpopVerifier(replay=InMemoryReplayGuard(clock), clock=clock, nonces=NONCES)
+    accepted = outcome(
+        lambda: verifier.verify([proof], method="POST", url=PROOF_URL), {"invalid_dpop_proof", "use_dpop_nonce"}, 400
+    )
+    nonce_ok = name != "nonce" or value == NONCES.current()
+    check(accepted, nonce_ok and proof_rule(name, value, NOW), name, value)
 
 
 @given(case=claim_and_value({**PROOF_CLAIMS, "ath": ["x"], "htu": [f"{API}/t"], "htm": ["GET"]}))
