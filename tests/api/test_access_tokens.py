@@ -18,10 +18,12 @@ from remit.registry import AgentDraft, UserDraft
 from remit.settings import Settings
 from remit.store.audit import AuditFilter
 from remit.tokens import jose
+from remit.tokens.endpoint import sign_claims
 from remit.tokens.errors import InvalidToken
 from remit.tokens.keys import CLOCK_LEEWAY
+from remit.tokens.verify import MAX_NUMERIC_DATE
 from tests.api.conftest import LiveServer, TokenFactory
-from tests.api.test_oauth_introspect import introspect, issue, pep
+from tests.api.test_oauth_introspect import introspect, issue, pep, revoke
 from tests.api.test_oauth_token import ADMIN, RESOURCE, agent_key, client
 
 __all__ = ["agent_key", "client", "pep"]  # fixtures re-used from the token endpoint's tests
@@ -144,3 +146,21 @@ def test_bad_requests_are_problems_naming_the_field(
     problem(admin_client.post(revoke, json={"token": token, "extra": 1}), 422, "invalid_request", "extra")
     problem(admin_client.post(revoke, json={"jti": "a\x00b", "agent": "helpdesk"}), 422, "invalid_request", "jti")
     problem(admin_client.post(revoke, json={"token": token, "reason": "x" * 501}), 422, "invalid_request", "reason")
+
+
+def test_a_token_valid_until_the_last_second_of_9999_is_revoked_until_then(
+    live: LiveServer,
+    admin_client: httpx.Client,
+    client: httpx.Client,
+    pep: httpx.Client,
+    agent_key: jose.SigningKey,
+) -> None:
+    # its expiry plus the verifiers' leeway is past the last date there is: the jti is kept until that date
+    issued = jose.parse_json_object(jose.parse_compact(issue(live, client, agent_key)).payload, "claims")
+    token = sign_claims(live.remit.signing_keys.active(), {**issued, "exp": MAX_NUMERIC_DATE, "jti": "at_far"})
+    assert introspect(pep, token)["exp"] == MAX_NUMERIC_DATE
+    r = admin_client.post("/v1/tokens/revoke", json={"token": token, "reason": "never expires"})
+    assert r.status_code == 200, r.text
+    assert r.json()["revoked_until"] == "9999-12-31T23:59:59Z"
+    assert introspect(pep, token) == {"active": False}
+    revoke(live, client, agent_key, token)  # the client's own revocation (RFC 7009): 200 too

@@ -4,9 +4,12 @@ binding (§6.2)."""
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -22,7 +25,7 @@ from remit.paging import PageRequest
 from remit.settings import Settings
 from remit.store.audit import AuditFilter
 from remit.tokens import jose
-from remit.tokens.dpop import DPOP_ALGORITHMS, dpop_challenge, sign_proof, verify_presented
+from remit.tokens.dpop import DPOP_ALGORITHMS, access_token_hash, dpop_challenge, sign_proof, verify_presented
 from remit.tokens.errors import InvalidDpopProof, InvalidToken, TokenError
 from remit.tokens.verify import KeySet, VerifyPolicy, verify_jwt
 from tests.api.conftest import LiveServer, TokenFactory, serve
@@ -126,6 +129,62 @@ def test_a_malformed_proof_is_refused(
     headers = [("DPoP", value) for value in values]
     r = client.post("/oauth/token", data=form(live, agent_key), headers=headers)
     assert "malformed" in refused(r, 400, "invalid_dpop_proof")
+
+
+def hostile_proof(live: LiveServer, key: jose.SigningKey, claims: dict[str, Any], **header: Any) -> str:
+    """A proof signed with ``key`` (its public key in ``jwk``) of these claims over the defaults, these header members
+    beside ``jwk``."""
+    now = int(live.remit.clock.now().timestamp())
+    body = {"jti": f"p-{time.monotonic_ns()}", "htm": "POST", "htu": token_url(live), "iat": now, **claims}
+    jwk = {k: v for k, v in key.public_key.to_jwk().items() if k not in ("kid", "alg", "use")}
+    extra = {"jwk": jwk, **header}
+    return jose.sign_compact(json.dumps(body).encode(), key, typ="dpop+jwt", include_kid=False, extra_header=extra)
+
+
+@pytest.mark.parametrize("iat", [10**400, -(10**400), 253402300800, -1, True, "now", [1]])
+def test_a_hostile_iat_is_invalid_dpop_proof(
+    live: LiveServer, client: httpx.Client, agent_key: jose.SigningKey, dpop_key: jose.SigningKey, iat: object
+) -> None:
+    headers = {"DPoP": hostile_proof(live, dpop_key, {"iat": iat})}
+    r = client.post("/oauth/token", data=form(live, agent_key), headers=headers)
+    assert "iat is not a number of seconds" in refused(r, 400, "invalid_dpop_proof")
+    assert live.remit.audit.query(ADMIN, AuditFilter(kind="token"), PageRequest(limit=10)).items == ()
+
+
+@pytest.mark.parametrize(
+    ("header", "named"),
+    [
+        ({"jku": "https://attacker.example/jwks.json"}, "jku"),
+        ({"x5u": "https://attacker.example/cert.pem"}, "x5u"),
+        ({"x5c": ["MIIBszCCAVmgAwIBAgIU"]}, "x5c"),
+        ({"jku": "https://a.example/", "x5c": []}, "jku, x5c"),
+    ],
+)
+def test_a_proof_naming_a_key_elsewhere_is_refused(
+    live: LiveServer,
+    client: httpx.Client,
+    agent_key: jose.SigningKey,
+    dpop_key: jose.SigningKey,
+    header: dict[str, Any],
+    named: str,
+) -> None:
+    r = client.post(
+        "/oauth/token", data=form(live, agent_key), headers={"DPoP": hostile_proof(live, dpop_key, {}, **header)}
+    )
+    description = refused(r, 400, "invalid_dpop_proof")
+    assert (
+        description == f"the DPoP proof names a key elsewhere ({named}): its public key travels in the jwk header only"
+    )
+
+
+@pytest.mark.parametrize("kty", [[], {}, 7, None])
+def test_a_jwk_whose_kty_is_not_a_string_is_refused(
+    live: LiveServer, client: httpx.Client, agent_key: jose.SigningKey, dpop_key: jose.SigningKey, kty: object
+) -> None:
+    jwk = {**dpop_key.public_key.to_jwk(), "kty": kty}
+    proof = hostile_proof(live, dpop_key, {}, jwk=jwk)
+    r = client.post("/oauth/token", data=form(live, agent_key), headers={"DPoP": proof})
+    assert "jwk is not usable" in refused(r, 400, "invalid_dpop_proof")
 
 
 def test_two_proofs_are_refused(
@@ -328,3 +387,37 @@ def test_a_resource_server_over_http_answers_with_the_dpop_challenge(
         replayed = rs.get("/tickets", headers={"Authorization": f"DPoP {token}", "DPoP": made})
         assert "used before" in replayed.json()["error_description"]
         assert token not in replayed.text and made not in replayed.headers["www-authenticate"]
+
+
+@pytest.mark.parametrize(
+    ("claims", "header", "description"),
+    [
+        ({"iat": 10**400}, {}, "iat is not a number of seconds"),
+        ({"iat": -(10**400)}, {}, "iat is not a number of seconds"),
+        ({}, {"x5u": "https://attacker.example/cert.pem"}, "names a key elsewhere (x5u)"),
+        ({}, {"jwk": {"kty": []}}, "jwk is not usable"),
+    ],
+)
+def test_a_resource_server_answers_a_hostile_proof_with_401(
+    live: LiveServer,
+    client: httpx.Client,
+    agent_key: jose.SigningKey,
+    dpop_key: jose.SigningKey,
+    claims: dict[str, Any],
+    header: dict[str, Any],
+    description: str,
+) -> None:
+    # what any caller can send, unauthenticated: verify_presented reads the proof before the token
+    token = client.post("/oauth/token", data=form(live, agent_key), headers={"DPoP": proof(live, dpop_key)}).json()
+    url = f"{RESOURCE}/tickets"
+    with resource_server(live.remit) as base, httpx.Client(base_url=base, timeout=10) as rs:
+        made = hostile_proof(
+            live,
+            dpop_key,
+            {"htm": "GET", "htu": url, "ath": access_token_hash(token["access_token"]), **claims},
+            **header,
+        )
+        r = rs.get("/tickets", headers={"Authorization": f"DPoP {token['access_token']}", "DPoP": made})
+    assert (r.status_code, r.json()["error"]) == (401, "invalid_dpop_proof")
+    assert description in r.json()["error_description"]
+    assert r.headers["www-authenticate"].startswith('DPoP error="invalid_dpop_proof"')

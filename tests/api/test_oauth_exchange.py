@@ -472,6 +472,33 @@ def test_the_actor_token_must_prove_the_same_agent(
     )
 
 
+@pytest.mark.parametrize("name", ["exp", "nbf", "iat"])
+@pytest.mark.parametrize("value", [10**400, -(10**400), 253402300800, True])
+def test_a_hostile_date_in_a_subject_or_actor_token_is_invalid_request(
+    live: LiveServer, client: httpx.Client, keys: dict[str, jose.SigningKey], name: str, value: object
+) -> None:
+    # RFC 8693 §2.2.2: a subject or actor token invalid for any reason is invalid_request; never a 500
+    hostile_subject = user_token(live, "alice", IDP_KEY, **{name: value})  # signed by a trusted provider's key
+    description = refused(exchange(client, live, keys, "planner", hostile_subject, scope=READ), 400, "invalid_request")
+    assert f"the '{name}' claim is not a number of seconds" in description
+    t = now(live)
+    claims = {"iss": "planner", "sub": "planner", "aud": f"{live.remit.settings.tokens.issuer}/oauth/token"}
+    base = {**claims, "iat": t, "exp": t + 60, "jti": f"a-{time.monotonic_ns()}"}
+    hostile_actor = jose.sign_jwt({**base, name: value}, keys["planner"], typ="JWT")  # the agent's own key
+    r = exchange(
+        client,
+        live,
+        keys,
+        "planner",
+        user_token(live),
+        scope=READ,
+        actor_token=hostile_actor,
+        actor_token_type=JWT_TOKEN_TYPE,
+    )
+    assert f"the '{name}' claim is not a number of seconds" in refused(r, 400, "invalid_request")
+    assert live.remit.audit.query(ADMIN, AuditFilter(action="token.exchange"), PageRequest(limit=5)).items == ()
+
+
 def test_a_proof_binds_the_delegated_token_and_a_bound_subject_token_needs_its_key(
     live: LiveServer, client: httpx.Client, keys: dict[str, jose.SigningKey]
 ) -> None:

@@ -3,6 +3,7 @@ checked by the policies; every refusal is an RFC 6749 §5.2 JSON body, never a 5
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -169,6 +170,33 @@ def test_client_authentication_failures_are_invalid_client(
     [key] = live.remit.agent_keys.list(ADMIN, "helpdesk")
     live.remit.agent_keys.revoke(ADMIN, "helpdesk", key.kid)
     refused(client.post("/oauth/token", data=form(live, agent_key)), 401, "invalid_client")
+
+
+@pytest.mark.parametrize("name", ["exp", "nbf", "iat"])
+@pytest.mark.parametrize("value", [10**400, -(10**400), 253402300800, -1, True, "soon", {"t": 1}])
+def test_a_hostile_date_in_the_assertion_is_invalid_client(
+    live: LiveServer, client: httpx.Client, agent_key: jose.SigningKey, name: str, value: object
+) -> None:
+    # the agent's own key signs it, so the claims are read: an integer beyond float range was a 500
+    hostile = assertion(live, agent_key, **{name: value})
+    description = refused(
+        client.post("/oauth/token", data=form(live, agent_key, client_assertion=hostile)), 401, "invalid_client"
+    )
+    assert f"the '{name}' claim is not a number of seconds" in description
+    assert live.remit.audit.query(ADMIN, AuditFilter(kind="token"), PageRequest(limit=10)).items == ()
+
+
+@pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"-Infinity", b"1e400"])
+def test_nan_and_infinity_in_the_assertion_are_not_json(
+    live: LiveServer, client: httpx.Client, agent_key: jose.SigningKey, literal: bytes
+) -> None:
+    claims = jose.parse_json_object(jose.parse_compact(assertion(live, agent_key)).payload, "claims")
+    payload = json.dumps({**claims, "exp": "EXP"}).encode().replace(b'"EXP"', literal)
+    hostile = jose.sign_compact(payload, agent_key, typ="JWT")
+    description = refused(
+        client.post("/oauth/token", data=form(live, agent_key, client_assertion=hostile)), 401, "invalid_client"
+    )
+    assert description == "the claims set is not valid JSON"
 
 
 def test_request_errors(live: LiveServer, client: httpx.Client, agent_key: jose.SigningKey) -> None:

@@ -248,3 +248,18 @@ def test_a_generated_key_gets_a_token(estate: None, ok: Ok, run: Run, as_json: A
     ghost = run("agent", "key", "generate", "ghost", "--out", str(tmp_path / "ghost.pem"))
     assert ghost.exit_code == 1 and "no such agent 'ghost'" in ghost.stderr
     assert not (tmp_path / "ghost.pem").exists()  # never registered, so not left behind
+
+
+@pytest.mark.parametrize("exp", [10**400, -(10**400), 1e300, True, 253402300800])
+def test_inspect_reports_a_hostile_expiry_and_does_not_raise(
+    estate: None, ok: Ok, run: Run, tmp_path: Path, exp: object
+) -> None:
+    _, pem, _ = bot(ok, tmp_path)
+    claims = json.loads(jose.parse_compact(issue(ok, pem)).payload)  # a real token's claims, but for its expiry
+    token = jose.sign_jwt({**claims, "exp": exp}, jose.SigningKey.generate("EdDSA"), typ="at+jwt")
+    result = run("token", "inspect", token, "--json")
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    report = json.loads(result.stdout)
+    assert report["valid"] is False and report["expires_in"] is None
+    assert "'exp' claim is not a number" in report["claims_check"]["error"]

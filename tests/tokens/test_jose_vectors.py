@@ -540,6 +540,10 @@ def test_a_jwks_is_capped_and_checked() -> None:
     two = jose.SigningKey.generate("ES256", kid="b").public_key.to_jwk()
     unknown = {"kty": "AKP", "alg": "ML-DSA-44", "pub": "AAAA", "kid": "pq"}
     assert [k.kid for k in jose.import_jwks({"keys": [one, unknown, two]})] == ["a", "b"]
+    odd = [{"kty": []}, {"kty": {"a": 1}}, {"kty": 7}, {"kty": None}, {"x": "no kty"}]  # not a type we know: skipped
+    assert [k.kid for k in jose.import_jwks({"keys": [*odd, one]})] == ["a"]
+    with pytest.raises(InvalidKey, match="key type"):
+        jose.PublicKey.from_jwk({"kty": [], "x": "AAAA"})
     assert [k.kid for k in jose.import_jwks(json.dumps(jose.export_jwks(jose.import_jwks({"keys": [one]}))))] == ["a"]
     cases: list[tuple[Any, dict[str, int], str]] = [
         (json.dumps({"keys": [one] * 3}), {"max_bytes": 100}, "larger than 100 bytes"),
@@ -549,6 +553,7 @@ def test_a_jwks_is_capped_and_checked() -> None:
         ({"keys": [unknown]}, {}, "no usable key"),
         ({"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}, {}, "symmetric"),
         (b"[]", {}, "not a JSON object"),
+        (b'{"keys": [{"kty": "OKP", "crv": "Ed25519", "x": NaN}]}', {}, "not valid JSON"),
     ]
     for document, caps, message in cases:
         with pytest.raises((InvalidKey, JoseError)) as caught:

@@ -343,13 +343,67 @@ def test_a_token_without_exp_is_refused(ed: Signer, keys: KeySet, policy: Verify
     refused(lambda: verify_jwt(token, keys, policy, clock.now()), token, "lacks the required 'exp' claim")
 
 
-@pytest.mark.parametrize("value", ["2026-01-01", True, None, [1], float("inf")])
+@pytest.mark.parametrize("value", ["2026-01-01", True, None, [1]])
 def test_a_non_numeric_exp_is_refused(
     value: object, ed: Signer, keys: KeySet, policy: VerifyPolicy, clock: FrozenClock
 ) -> None:
-    payload = json.dumps({**claims_at(clock), "exp": value}).encode()  # json writes inf as Infinity
+    payload = json.dumps({**claims_at(clock), "exp": value}).encode()
     token = forge({"alg": "EdDSA", "kid": "ed-1", "typ": "at+jwt"}, payload, ed)
     refused(lambda: verify_jwt(token, keys, policy, clock.now()), token, "'exp' claim is not a number")
+
+
+#: claim values that are no NumericDate (RFC 7519 §2) Remit accepts: beyond float range, before 1970, after the year
+#: 9999, booleans (an int in Python), strings, arrays, objects
+HOSTILE_DATES = [
+    pytest.param(10**400, id="10**400"),
+    pytest.param(-(10**400), id="-10**400"),
+    pytest.param(2**64, id="2**64"),
+    pytest.param(253402300800, id="year-10000"),
+    pytest.param(1e300, id="1e300"),
+    pytest.param(-1, id="-1"),
+    pytest.param(-0.5, id="-0.5"),
+    pytest.param(True, id="true"),
+    pytest.param(False, id="false"),
+    pytest.param("1767225600", id="string"),
+    pytest.param([1767225600], id="array"),
+    pytest.param({"$date": 1767225600}, id="object"),
+    pytest.param(None, id="null"),
+]
+
+
+@pytest.mark.parametrize("name", ["exp", "nbf", "iat"])
+@pytest.mark.parametrize("value", HOSTILE_DATES)
+def test_a_date_claim_that_is_no_numeric_date_is_refused(
+    name: str, value: object, ed: Signer, keys: KeySet, policy: VerifyPolicy, clock: FrozenClock
+) -> None:
+    token = forge({"alg": "EdDSA", "kid": "ed-1", "typ": "at+jwt"}, {**claims_at(clock), name: value}, ed)
+    refused(lambda: verify_jwt(token, keys, policy, clock.now()), token, f"'{name}' claim is not a number")
+    cache = VerifiedCache(keys, policy, clock)
+    refused(lambda: cache.verify(token), token, f"'{name}' claim is not a number")
+
+
+@pytest.mark.parametrize("name", ["exp", "nbf", "iat"])
+@pytest.mark.parametrize("value", HOSTILE_DATES)
+def test_a_client_assertion_date_that_is_no_numeric_date_is_invalid_client(
+    name: str, value: object, ed: Signer, keys: KeySet, assertion_policy: VerifyPolicy, clock: FrozenClock
+) -> None:
+    now = int(clock.now().timestamp())
+    claims = {"iss": "research-bot", "sub": "research-bot", "aud": ISSUER, "exp": now + 60, "iat": now, "jti": "a-1"}
+    token = forge({"alg": "EdDSA", "kid": "ed-1"}, {**claims, name: value}, ed)
+    refused(
+        lambda: verify_jwt(token, keys, assertion_policy, clock.now(), replay=InMemoryReplayGuard(clock)),
+        token,
+        f"'{name}' claim is not a number",
+        error=InvalidClient,
+        code="invalid_client",
+    )
+
+
+def test_the_last_second_of_the_year_9999_is_a_numeric_date(
+    ed: Signer, keys: KeySet, policy: VerifyPolicy, clock: FrozenClock
+) -> None:
+    token = mint(ed, clock, exp=253402300799, nbf=0, iat=0.5)
+    assert verify_jwt(token, keys, policy, clock.now()).expires_at == 253402300799.0
 
 
 def test_a_token_not_valid_yet_is_refused(ed: Signer, keys: KeySet, policy: VerifyPolicy, clock: FrozenClock) -> None:
@@ -491,6 +545,11 @@ def test_a_malformed_structure_is_refused(
         (b"[1, 2]", "claims set is not a JSON object"),
         (b'{"sub": "a", "sub": "b"}', "claims set is not valid JSON"),
         (b"[" * 3000 + b"]" * 3000, "claims set is not valid JSON"),
+        (b'{"exp": NaN}', "claims set is not valid JSON"),
+        (b'{"exp": Infinity}', "claims set is not valid JSON"),
+        (b'{"exp": -Infinity}', "claims set is not valid JSON"),
+        (b'{"x": {"y": [1e400]}}', "claims set is not valid JSON"),
+        (b'{"exp": 1' + b"0" * 5000 + b"}", "claims set is not valid JSON"),
     ],
 )
 def test_a_payload_that_is_not_a_claims_set_is_refused(

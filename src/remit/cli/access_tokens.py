@@ -316,10 +316,11 @@ def _audience(claims: Json) -> str | tuple[str, ...]:
 
 
 def _expires_in(claims: Json, now: float) -> int | None:
-    exp = claims.get("exp")
-    if isinstance(exp, bool) or not isinstance(exp, int | float):
-        return None
-    return int(exp - now)
+    """The seconds left before ``exp``; None when it is no NumericDate (the claims check says why)."""
+    from remit.tokens.verify import numeric_date
+
+    exp = numeric_date(claims.get("exp"))
+    return None if exp is None else int(exp - now)
 
 
 def _duration(seconds: int) -> str:

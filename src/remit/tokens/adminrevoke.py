@@ -22,7 +22,7 @@ from remit.store.repository import SqlStore
 from remit.store.revocations import RevocationStore
 from remit.tokens.endpoint import MAX_JTI_CHARS, RecordAudit
 from remit.tokens.errors import TokenError
-from remit.tokens.introspection import TokenIntrospection
+from remit.tokens.introspection import TokenIntrospection, revoked_until
 from remit.tokens.keys import CLOCK_LEEWAY
 
 MAX_REASON = 500
@@ -112,7 +112,7 @@ class AdminRevocation:
             raise ValidationError("the agent is not the token's", field="agent")
         if len(verified.jti) > MAX_JTI_CHARS:  # pragma: no cover - Remit's own jti values are short
             raise ValidationError("the token's jti is too long to be stored", field="token")
-        return verified.jti, client, datetime.fromtimestamp(verified.expires_at, tz=now.tzinfo) + CLOCK_LEEWAY
+        return verified.jti, client, revoked_until(verified, now)
 
     def _authorize(self, p: AdminPrincipal, agent: str) -> str:
         """The agent's owner, once ``p`` may revoke its tokens."""

@@ -9,12 +9,14 @@ checks of RFC 9449 §4.3, in order (``DpopVerifier.verify``):
 2. a compact JWS within the size caps (``MAX_PROOF_BYTES``, ``MAX_HEADER_BYTES``);
 3. ``typ`` ``dpop+jwt``;
 4. ``alg`` one of ``DPOP_ALGORITHMS`` (asymmetric only: never ``none``, never HMAC);
-5. a ``jwk`` header holding a public key (a private or symmetric member is refused), fit for ``alg``;
+5. a ``jwk`` header holding a public key (a private or symmetric member is refused), fit for ``alg``, and no other
+   header pointing at a key (``jku``, ``x5u``, ``x5c``: the one rule of ``verify.key_locators``);
 6. the signature verifies with that key;
 7. claims ``jti`` (a string), ``htm`` equal to the request method, ``htu`` equal to the request URI without its
    query and fragment, after normalisation (``normalise_htu``: scheme and host case, default port, percent-encoding
    case, an empty path as ``/``);
-8. ``iat`` no more than ``max_age`` seconds in the past and ``leeway`` seconds in the future (the injected clock);
+8. ``iat`` a NumericDate (``verify.numeric_date``: a JSON number of seconds from 1970 to the year 9999) no more
+   than ``max_age`` seconds in the past and ``leeway`` seconds in the future (the injected clock);
 9. with an access token (at a resource), ``ath`` = base64url(SHA-256(token));
 10. with a ``NonceSource`` (``dpopnonce``), a ``nonce`` claim it accepts (RFC 9449 §8); otherwise ``UseDpopNonce``,
     carrying a fresh nonce for the ``DPoP-Nonce`` header;
@@ -31,7 +33,6 @@ import base64
 import hashlib
 import hmac
 import json
-import math
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -44,7 +45,7 @@ from remit.ids import new_id
 from remit.tokens import jose
 from remit.tokens.dpopnonce import NonceSource
 from remit.tokens.errors import InvalidDpopProof, InvalidKey, InvalidToken, JoseError, TokenError, UseDpopNonce
-from remit.tokens.verify import NO_BINDING, Binding, ReplayGuard, VerifiedToken
+from remit.tokens.verify import NO_BINDING, Binding, ReplayGuard, VerifiedToken, key_locators, numeric_date
 
 #: the ``typ`` of a proof (RFC 9449 §4.2)
 DPOP_TYP: Final = "dpop+jwt"
@@ -135,6 +136,12 @@ class DpopVerifier:
             raise fail(f"the DPoP proof's typ must be {DPOP_TYP}")
         if jws.alg not in self.algorithms:
             raise fail(f"the DPoP proof's alg must be one of {', '.join(self.algorithms)}")
+        named = key_locators(header, allowed=("jwk",))
+        if named:
+            raise fail(
+                f"the DPoP proof names a key elsewhere ({', '.join(named)}): its public key travels in the jwk header"
+                " only"
+            )
         key = _proof_key(header.get("jwk"), jws.alg, fail)
         try:
             jose.verify_compact(jws, key, self.algorithms, _LIMITS)
@@ -154,9 +161,11 @@ class DpopVerifier:
             raise fail("the request URI cannot be compared with the DPoP proof")
         if normalise_htu(htu) != target:
             raise fail("the DPoP proof's htu is not this request's URI")
-        iat = claims.get("iat")
-        if isinstance(iat, bool) or not isinstance(iat, int | float) or not math.isfinite(iat):
-            raise fail("the DPoP proof lacks a numeric iat")
+        if "iat" not in claims:
+            raise fail("the DPoP proof lacks the iat claim")
+        iat = numeric_date(claims["iat"])
+        if iat is None:
+            raise fail("the DPoP proof's iat is not a number of seconds between 1970 and the year 9999")
         now = self._clock.now().timestamp()
         if iat > now + self.leeway:
             raise fail("the DPoP proof was issued in the future (iat)")
@@ -181,9 +190,9 @@ class DpopVerifier:
         # kept until the proof is refused as too old anyway; scoped by key, so one key cannot use up another's; hashed,
         # so that any JSON string (NUL, lone surrogates, any length) is stored as the same short ASCII
         replay_id = "sha256:" + hashlib.sha256(_utf8(f"{jkt}.{jti}")).hexdigest()
-        if not self._replay.first_use(REPLAY_ISSUER, replay_id, float(iat) + self.max_age + 1):
+        if not self._replay.first_use(REPLAY_ISSUER, replay_id, iat + self.max_age + 1):
             raise fail("the DPoP proof was used before (jti)")
-        return DpopProof(jkt=jkt, jti=jti, htm=htm, htu=target, iat=float(iat), alg=jws.alg)
+        return DpopProof(jkt=jkt, jti=jti, htm=htm, htu=target, iat=iat, alg=jws.alg)
 
 
 # -- the client's side (RFC 9449 §4.2) -----------------------------------------------------------------------

@@ -28,7 +28,7 @@ from remit.tokens.errors import InvalidRequest, InvalidToken, JoseError, TokenEr
 from remit.tokens.exchange import act_chain
 from remit.tokens.keys import CLOCK_LEEWAY
 from remit.tokens.ownkeys import OwnKeys, SigningKeys
-from remit.tokens.verify import VerifiedToken, VerifyPolicy, verify_jwt
+from remit.tokens.verify import MAX_NUMERIC_DATE, VerifiedToken, VerifyPolicy, verify_jwt
 
 INACTIVE: dict[str, Any] = {"active": False}
 
@@ -72,8 +72,7 @@ class TokenIntrospection:
         if len(jti) > MAX_JTI_CHARS:  # pragma: no cover - Remit's own jti values are short
             return
         now = self._clock.now()
-        # kept while verifiers still accept the token: until its expiry plus their clock leeway
-        until = datetime.fromtimestamp(verified.expires_at, tz=now.tzinfo) + CLOCK_LEEWAY
+        until = revoked_until(verified, now)
         if not self._revocations.revoke(jti, agent, until, now):
             return  # revoked before: recorded then
         if self._record is not None:
@@ -190,6 +189,13 @@ class TokenIntrospection:
             return self.verify(token, check_revoked=check_revoked)
         except (TokenError, JoseError):
             return None
+
+
+def revoked_until(verified: VerifiedToken, now: datetime) -> datetime:
+    """How long a revoked token's ``jti`` is kept: while verifiers still accept the token, until its expiry plus
+    their clock leeway; the last second a NumericDate may name at most (past it, no date exists to store)."""
+    seconds = min(verified.expires_at + CLOCK_LEEWAY.total_seconds(), MAX_NUMERIC_DATE)
+    return datetime.fromtimestamp(seconds, tz=now.tzinfo)
 
 
 def _audience(token: str) -> str | tuple[str, ...] | None:

@@ -7,8 +7,9 @@ The only module that imports ``joserfc``; its exceptions are translated here int
   public key can be turned into an HMAC secret (key confusion);
 * one key per verification, chosen by the caller, and an explicit list of algorithms that must also contain the
   key's own algorithm: a token cannot pick its algorithm, nor its key;
-* the compact serialization only, with caps on the token and header sizes, strict base64url, no duplicate JSON
-  members, no ``crit`` (RFC 7515 §4.1.11: we implement no extension, so any listed one is not understood) and
+* the compact serialization only, with caps on the token and header sizes, strict base64url, JSON proper (no
+  duplicate members; no ``NaN``, ``Infinity`` or number beyond a double's range, which Python's parser reads), no
+  ``crit`` (RFC 7515 §4.1.11: we implement no extension, so any listed one is not understood) and
   no ``b64`` (RFC 7797 unencoded payloads).
 
 https://www.rfc-editor.org/rfc/rfc7515 (JWS), https://www.rfc-editor.org/rfc/rfc7517 (JWK),
@@ -21,6 +22,7 @@ import base64
 import binascii
 import hashlib
 import json
+import math
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -201,7 +203,7 @@ def import_jwks(
         raise InvalidKey(f"the JWKS holds more than {max_keys} keys", field="jwks")
     keys: list[PublicKey] = []
     for member in members:
-        if isinstance(member, Mapping) and member.get("kty") not in _PUBLIC_MEMBERS and member.get("kty") != "oct":
+        if isinstance(member, Mapping) and not _understood(member.get("kty")):
             continue
         keys.append(PublicKey.from_jwk(member))
     kids = [key.kid for key in keys]
@@ -361,7 +363,9 @@ def sign_jwt(claims: Mapping[str, Any], key: SigningKey, *, typ: str) -> str:
 
 
 def parse_json_object(data: bytes, what: str) -> dict[str, Any]:
-    """A JSON object from UTF-8 bytes, refusing duplicate members (RFC 7515 §5.2 step 4, RFC 7519 §4)."""
+    """A JSON object from UTF-8 bytes, refusing duplicate members (RFC 7515 §5.2 step 4, RFC 7519 §4) and what is
+    not JSON but Python's parser reads (RFC 8259 §6: ``NaN``, ``Infinity``, and numbers beyond a double's range,
+    which it would turn into an infinity)."""
     try:
         value = _DECODER.decode(data.decode("utf-8"))
     except (ValueError, RecursionError) as exc:
@@ -381,7 +385,18 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-_DECODER: Final = json.JSONDecoder(object_pairs_hook=_no_duplicates)
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # RFC 8259 §6; Python's json reads NaN, Infinity and -Infinity
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400: beyond the range of a double
+        raise ValueError("a number beyond the range of a double")
+    return value
+
+
+_DECODER: Final = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constant, parse_float=_finite)
 
 
 def _b64decode(segment: str, what: str) -> bytes:
@@ -408,6 +423,12 @@ def _check_header(header: Mapping[str, Any], limits: Limits) -> None:
         raise JoseError("the token type (typ) is not a string")
 
 
+def _understood(kty: object) -> bool:
+    """A key type this layer imports, or refuses by name (``oct``); any other value (an unknown name, a number, an
+    array) is one a JWKS member may carry and be skipped for (RFC 7517 §5)."""
+    return isinstance(kty, str) and (kty in _PUBLIC_MEMBERS or kty == "oct")
+
+
 def _check_use(jwk: Mapping[str, Any], operation: str) -> None:
     use = jwk.get("use")
     if use is not None and use != "sig":
@@ -422,7 +443,7 @@ def _import_key(jwk: Mapping[str, Any], alg: str | None) -> tuple[Key, str]:
     kty = jwk.get("kty")
     if kty == "oct":
         raise InvalidKey("symmetric (oct) keys are not accepted", field="jwk")
-    if kty not in _PUBLIC_MEMBERS:
+    if not isinstance(kty, str) or kty not in _PUBLIC_MEMBERS:
         raise InvalidKey("the key type (kty) is not supported", field="jwk")
     declared = jwk.get("alg")
     if alg is not None and declared is not None and alg != declared:

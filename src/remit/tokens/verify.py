@@ -6,7 +6,8 @@ Two steps, as RFC 8725 §3 asks:
    (never through ``jku``, ``jwk``, ``x5u`` or ``x5c``: a token carrying any of them is refused outright), the
    header ``alg`` equal to the key's own algorithm, the signature;
 2. ``check_claims``: explicit type (``typ``, RFC 8725 §3.11), ``iss``, ``aud``, ``sub``, ``exp`` (required),
-   ``nbf`` and ``iat`` with a small leeway, a lifetime cap, required claims.
+   ``nbf`` and ``iat`` with a small leeway, each a NumericDate in range (``numeric_date``), a lifetime cap,
+   required claims.
 
 ``verify_jwt`` runs both, then the hooks the caller passes: ``is_revoked(jti)``, a ``ReplayGuard`` for one-time
 assertions (RFC 7523 §3 item 7), and the ``cnf`` sender binding (RFC 8705 §3 ``x5t#S256``, RFC 9449 §6 ``jkt``)
@@ -36,8 +37,12 @@ from remit.errors import ConfigurationError
 from remit.tokens import jose
 from remit.tokens.errors import InvalidClient, InvalidToken, JoseError, TokenError
 
-#: header members that point at a key; keys come from our own registry only (RFC 8725 §3.10), so all are refused
+#: header members that point at a key: a URL to fetch it from (``jku``, ``x5u``), a certificate chain (``x5c``), the
+#: key itself (``jwk``). Keys come from our own registry only (RFC 8725 §3.10), so a token carrying any of them is
+#: refused; a DPoP proof carries its key in ``jwk`` (RFC 9449 §4.2) and is refused for the others
 KEY_LOCATOR_HEADERS: Final = frozenset({"jku", "jwk", "x5u", "x5c"})
+#: the last second a NumericDate claim may name (RFC 7519 §2): 9999-12-31T23:59:59Z, the last a ``datetime`` holds
+MAX_NUMERIC_DATE: Final = 253_402_300_799
 #: confirmation methods we can check (RFC 7800 §3.1): certificate thumbprint (RFC 8705), DPoP key (RFC 9449)
 CNF_METHODS: Final = frozenset({"x5t#S256", "jkt"})
 
@@ -189,7 +194,7 @@ def verify_jws(token: str, lookup: KeyLookup, policy: VerifyPolicy) -> VerifiedJ
     header = jws.header
     if jws.alg not in policy.algorithms:
         raise fail("the signing algorithm is not allowed")
-    if not KEY_LOCATOR_HEADERS.isdisjoint(header):
+    if key_locators(header):
         raise fail("the token names its own key (jku, jwk, x5u or x5c); keys come from the registry only")
     kid = jws.kid
     if kid is None:
@@ -202,6 +207,23 @@ def verify_jws(token: str, lookup: KeyLookup, policy: VerifyPolicy) -> VerifiedJ
     except JoseError as exc:
         raise fail(exc.message) from exc
     return VerifiedJWS(jws=jws, key=key)
+
+
+def key_locators(header: Mapping[str, Any], allowed: Collection[str] = ()) -> list[str]:
+    """The members of ``header`` that point at a key (``KEY_LOCATOR_HEADERS``), apart from ``allowed``, sorted: a
+    token or proof that has any is refused, whatever their values (``null`` included)."""
+    return sorted(KEY_LOCATOR_HEADERS.intersection(header).difference(allowed))
+
+
+def numeric_date(value: object) -> float | None:
+    """``value`` as a NumericDate (RFC 7519 §2), or None when it is none Remit accepts: a JSON number (never a
+    boolean, which Python counts as an int) of seconds from 1970 to ``MAX_NUMERIC_DATE``. Compared before any
+    conversion, so an integer beyond float range, NaN or an infinity is refused rather than raised on."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if not 0 <= value <= MAX_NUMERIC_DATE:  # False for NaN too
+        return None
+    return float(value)
 
 
 def check_claims(claims: Mapping[str, Any], header: Mapping[str, Any], policy: VerifyPolicy, now: float) -> None:
@@ -528,13 +550,13 @@ def _confirmation(claims: Mapping[str, Any], fail: type[TokenError]) -> dict[str
 
 
 def _number(claims: Mapping[str, Any], name: str, fail: type[TokenError]) -> float | None:
-    """A NumericDate claim (RFC 7519 §2): a finite JSON number, not a boolean."""
+    """A NumericDate claim (``numeric_date``), None when absent; ``fail`` when it is present and not one."""
     if name not in claims:
         return None
-    value = claims[name]
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise fail(f"the '{name}' claim is not a number of seconds")
-    return float(value)
+    seconds = numeric_date(claims[name])
+    if seconds is None:
+        raise fail(f"the '{name}' claim is not a number of seconds between 1970 and the year 9999 (a NumericDate)")
+    return seconds
 
 
 def _normalise_typ(typ: str) -> str:
