@@ -31,6 +31,7 @@ from remit.store import migrate
 from remit.store.agentclients import AgentClientStore
 from remit.store.agentkeys import AgentKeyStore
 from remit.store.audit import AuditStore
+from remit.store.bounds import Timeouts
 from remit.store.db import make_engine
 from remit.store.legacykeys import LegacyKeyStore
 from remit.store.notify import PgChangeFeed
@@ -92,7 +93,8 @@ class Remit:
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock | None = None, migrate_schema: bool = True) -> Remit:
         clock = clock or SystemClock()
-        engine = make_engine(settings.resolved_database_url)
+        timeouts = Timeouts.from_settings(settings.store)
+        engine = make_engine(settings.resolved_database_url, timeouts=timeouts)
         if migrate_schema:
             migrate.upgrade(engine)
         store = SqlStore(engine)
@@ -140,6 +142,9 @@ class Remit:
                     checkpoint_seconds=a.checkpoint_seconds,
                     mask_paths=a.mask_paths,
                     context_max_bytes=a.context_max_bytes,
+                    connect_timeout=timeouts.connect,
+                    statement_timeout=timeouts.statement,
+                    pool_timeout=timeouts.pool,
                 )
                 if a.writer == "process"
                 else None
