@@ -98,6 +98,10 @@ class AuditSettings(BaseModel):
     """The most records committed in one transaction."""
     max_pending: int = Field(default=50_000, ge=1, le=10_000_000)
     """Records waiting to be written; beyond this, requests are refused (503) rather than records dropped."""
+    ack_timeout_seconds: float = Field(default=2.0, ge=0.1, le=600)
+    """How long a decision (or a token, a revocation) waits for its record to be committed, in ``sync`` mode; past
+    this it is refused (``503 audit_unavailable``), never released unrecorded. The record may still be committed
+    later: the log then holds a decision that its caller was refused."""
     checkpoint_every: int = Field(default=1000, ge=1, le=10_000_000)
     """Sign the chain's end (a checkpoint) every this many records."""
     checkpoint_seconds: float = Field(default=60.0, gt=0, le=86_400)
