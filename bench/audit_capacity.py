@@ -35,7 +35,8 @@ from remit.audit.chain import GENESIS
 from remit.audit.log import AuditLog
 from remit.ids import new_id
 from remit.store import migrate
-from remit.store.db import SQLITE_PRAGMAS, make_engine
+from remit.store.bounds import Timeouts
+from remit.store.db import SQLITE_PRAGMAS, make_engine, sqlite_busy_timeout
 
 Json = dict[str, Any]
 
@@ -167,7 +168,7 @@ class RawSqlite:
             migrate.upgrade(engine)  # the same table and indexes as Remit's
             engine.dispose()
         self.con = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        for pragma in SQLITE_PRAGMAS:  # the engine's own
+        for pragma in (*SQLITE_PRAGMAS, sqlite_busy_timeout(Timeouts())):  # the engine's own
             self.con.execute(pragma)
         if not indexes:
             self.con.execute(f"CREATE TABLE audit_events (seq INTEGER PRIMARY KEY, {', '.join(COLUMNS[1:])}, hash)")

@@ -24,6 +24,7 @@ from remit.clock import FrozenClock
 from remit.container import Remit
 from remit.settings import Settings, load_settings
 from remit.store import migrate
+from remit.store.bounds import unbounded
 from remit.store.db import make_engine
 from remit.store.tables import Base
 
@@ -67,7 +68,8 @@ class _PostgresDatabase:
 
     def reset(self) -> None:
         names = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
-        with self.engine.begin() as conn:
+        # maintenance: TRUNCATE waits for the locks of connections a previous test is still closing
+        with self.engine.begin() as conn, unbounded(conn):
             conn.execute(text(f"TRUNCATE TABLE {names} RESTART IDENTITY CASCADE"))
             for table, rows in self.seed.items():  # in dependency order
                 conn.execute(insert(table), rows)

@@ -28,6 +28,7 @@ from remit.audit.record import Masker
 from remit.audit.service import ChainAppender
 from remit.audit.signing import SigningKey
 from remit.store.audit import AuditStore
+from remit.store.bounds import Timeouts
 from remit.store.db import make_engine
 
 log = logging.getLogger("remit.audit_writer")
@@ -131,7 +132,8 @@ class _Writer:
 
 
 def _build(config: WriterConfig, clock: ServerClock) -> tuple[ChainAppender, Any]:
-    engine = make_engine(config.database_url)
+    timeouts = Timeouts(connect=config.connect_timeout, statement=config.statement_timeout, pool=config.pool_timeout)
+    engine = make_engine(config.database_url, timeouts=timeouts)
     path = Path(config.signing_key_file)
     key = SigningKey.from_pem(path.read_bytes(), source=str(path))
     store = AuditStore(engine)

@@ -20,7 +20,7 @@ from remit.net.http import FetchPolicy, fetch_json
 from remit.obs.decisions import fan_out
 from remit.obs.metrics import Metrics
 from remit.obs.tracing import Tracing
-from remit.policy.authorizer import AUDIT_WAIT_SECONDS, Authorizer
+from remit.policy.authorizer import Authorizer
 from remit.policy.engine import PolicyEngine
 from remit.policy.refresh import PolicyRefresher
 from remit.policy.service import PolicyService
@@ -31,6 +31,7 @@ from remit.store import migrate
 from remit.store.agentclients import AgentClientStore
 from remit.store.agentkeys import AgentKeyStore
 from remit.store.audit import AuditStore
+from remit.store.bounds import Timeouts
 from remit.store.db import make_engine
 from remit.store.legacykeys import LegacyKeyStore
 from remit.store.notify import PgChangeFeed
@@ -92,7 +93,8 @@ class Remit:
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock | None = None, migrate_schema: bool = True) -> Remit:
         clock = clock or SystemClock()
-        engine = make_engine(settings.resolved_database_url)
+        timeouts = Timeouts.from_settings(settings.store)
+        engine = make_engine(settings.resolved_database_url, timeouts=timeouts)
         if migrate_schema:
             migrate.upgrade(engine)
         store = SqlStore(engine)
@@ -132,6 +134,7 @@ class Remit:
             checkpoint_seconds=a.checkpoint_seconds,
             on_commit=metrics.observe_audit_commit,
             now=clock.now,
+            ack_timeout=a.ack_timeout_seconds,
             process=(
                 WriterConfig(
                     database_url=settings.resolved_database_url,
@@ -140,6 +143,9 @@ class Remit:
                     checkpoint_seconds=a.checkpoint_seconds,
                     mask_paths=a.mask_paths,
                     context_max_bytes=a.context_max_bytes,
+                    connect_timeout=timeouts.connect,
+                    statement_timeout=timeouts.statement,
+                    pool_timeout=timeouts.pool,
                 )
                 if a.writer == "process"
                 else None
@@ -179,7 +185,7 @@ class Remit:
                 leeway=t.dpop_leeway_seconds,
                 nonces=nonces,
             ),
-            record=lambda body: audit_log.record(body).result(AUDIT_WAIT_SECONDS),
+            record=audit_log.record_durably,
             legacy_keys=legacy_keys,
             client_keys=published.lookup,
         )
@@ -202,7 +208,7 @@ class Remit:
             lifetime=min(t.access_token_seconds, t.max_access_token_seconds),
             max_depth=t.max_delegation_depth,
             trusted=load_trusted(t.trusted_issuers, clock, fetch=lambda url: fetch_json(url, provider_fetch)),
-            record=lambda body: audit_log.record(body).result(AUDIT_WAIT_SECONDS),
+            record=audit_log.record_durably,
         )
         introspection = TokenIntrospection(
             endpoint=token_endpoint,
@@ -210,7 +216,7 @@ class Remit:
             revocations=revocations,
             signing_keys=signing_keys,
             clock=clock,
-            record=lambda body: audit_log.record(body).result(AUDIT_WAIT_SECONDS),
+            record=audit_log.record_durably,
         )
         registration_tokens = RegistrationTokenService(RegistrationTokenStore(store), clock)
         registration = ClientRegistration(
@@ -257,7 +263,7 @@ class Remit:
                 revocations=revocations,
                 clock=clock,
                 max_lifetime=t.max_access_token_seconds,
-                record=lambda body: audit_log.record(body).result(AUDIT_WAIT_SECONDS),
+                record=audit_log.record_durably,
             ),
             registration_tokens=registration_tokens,
             registration=registration,
@@ -272,7 +278,12 @@ class Remit:
         if self.pdp.state is None:
             self.refresher.refresh()
         self.audit_log.start(process=audit_process)
-        return Authorizer(self.pdp, self.refresher, recorder=self.decision_recorder)
+        return Authorizer(
+            self.pdp,
+            self.refresher,
+            recorder=self.decision_recorder,
+            ack_timeout=self.settings.audit.ack_timeout_seconds,
+        )
 
     def token_verifier(
         self, audience: str | tuple[str, ...], *, capacity: int = 4096, revocations: str = "store"

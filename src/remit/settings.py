@@ -58,6 +58,26 @@ class ApiSettings(BaseModel):
         return self
 
 
+class StoreSettings(BaseModel):
+    """How long Remit waits for its database (section ``store``). Past a bound the request is refused, never left
+    hanging: ``503 store_unavailable`` (``temporarily_unavailable`` at the OAuth endpoints), ``/readyz`` answers
+    503, and the next request tries again, so the server recovers by itself when the database answers again.
+    Migrations and audit retention run without the statement bound."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    connect_timeout_seconds: int = Field(default=2, ge=2, le=300)
+    """Opening a PostgreSQL connection (TCP, TLS, authentication). Whole seconds, at least 2 (libpq's rule, which
+    psycopg follows)."""
+    statement_timeout_seconds: float = Field(default=2.0, ge=0.1, le=3600)
+    """One statement, fetch or commit. PostgreSQL cancels a statement that runs longer (its ``statement_timeout``);
+    a server that does not answer at all (stalled, frozen, cut off) is given half a second more, then its connection
+    is closed. While it does not answer, requests are refused at once but for one every half second that tries
+    again. SQLite: how long a writer waits for another process's write lock (``busy_timeout``)."""
+    pool_timeout_seconds: float = Field(default=2.0, ge=0.1, le=300)
+    """How long a request waits for a free connection of the pool (10, plus 20 under load)."""
+
+
 class AuditSettings(BaseModel):
     """The audit log (section ``audit``)."""
 
@@ -78,6 +98,10 @@ class AuditSettings(BaseModel):
     """The most records committed in one transaction."""
     max_pending: int = Field(default=50_000, ge=1, le=10_000_000)
     """Records waiting to be written; beyond this, requests are refused (503) rather than records dropped."""
+    ack_timeout_seconds: float = Field(default=2.0, ge=0.1, le=600)
+    """How long a decision (or a token, a revocation) waits for its record to be committed, in ``sync`` mode; past
+    this it is refused (``503 audit_unavailable``), never released unrecorded. The record may still be committed
+    later: the log then holds a decision that its caller was refused."""
     checkpoint_every: int = Field(default=1000, ge=1, le=10_000_000)
     """Sign the chain's end (a checkpoint) every this many records."""
     checkpoint_seconds: float = Field(default=60.0, gt=0, le=86_400)
@@ -254,6 +278,7 @@ class Settings(BaseSettings):
     """The key-encryption key (base64url or base64 of 32 random bytes) that encrypts the signing keys' private
     halves in the database; set it from a secret store, the same on every server. Or use ``tokens.kek_file``."""
     api: ApiSettings = ApiSettings()
+    store: StoreSettings = StoreSettings()
     audit: AuditSettings = AuditSettings()
     observability: ObservabilitySettings = ObservabilitySettings()
     tokens: TokenSettings = TokenSettings()

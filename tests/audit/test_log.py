@@ -15,7 +15,9 @@ from remit.audit.log import AuditLog, AuditUnavailable
 from remit.audit.service import ChainAppender
 from remit.container import Remit
 from remit.errors import StoreError
+from remit.policy.authorizer import Authorizer
 from remit.store.audit import AuditStore
+from tests.stall import timed
 
 
 def _body(i: int, **extra: Any) -> dict[str, Any]:
@@ -171,3 +173,34 @@ def test_the_spool_is_replayed_on_start_once_and_a_torn_line_is_skipped(remit: R
     assert ids == ["dec_test_1", "dec_test_2", "dec_test_3"]
     assert not spool.exists() or spool.read_bytes() == b""
     assert remit.audit.verify(None).ok
+
+
+def test_a_caller_waits_for_its_record_no_longer_than_the_bound_and_the_record_is_still_kept(remit: Remit) -> None:
+    """A commit that does not come back in time (the store held up): the caller is refused at ``ack_timeout``, in
+    process (``AuditLog.wait``, ``Authorizer``) as over HTTP; the record is committed once the store answers, so the
+    log holds a decision its caller was refused, never the other way round."""
+    log = _log(remit, ack_timeout=0.2)
+    log.start()
+    try:
+        with writes_blocked(remit):
+            receipt = log.record(_body(1))
+            waited = timed(lambda: log.wait(receipt))
+            assert isinstance(waited.error, AuditUnavailable) and waited.error.code == "audit_unavailable"
+            assert "within 0.2 s" in waited.error.message
+            assert 0.2 <= waited.seconds < 1.2
+        receipt.result(10)  # committed after all, once the lock was released
+    finally:
+        log.stop()
+    assert AuditStore(remit.engine).count() == 1
+
+
+def test_an_embedded_check_is_refused_at_the_bound(remit: Remit) -> None:
+    remit.authorizer()  # compiles the state, starts the container's log
+    authz = Authorizer(remit.pdp, remit.refresher, recorder=remit.decision_recorder, ack_timeout=0.2)
+    with writes_blocked(remit):
+        checked = timed(lambda: authz.check(("agent", "bot"), "call_tool", ("tool", "helpdesk.get")))
+    assert isinstance(checked.error, AuditUnavailable)
+    assert "within 0.2 s" in checked.error.message
+    assert 0.2 <= checked.seconds < 1.2
+    remit.audit_log.flush()
+    assert AuditStore(remit.engine).count() == 1  # recorded all the same, once the store answered

@@ -161,7 +161,7 @@ def test_sqlite_engine_settings(tmp_path: Path) -> None:
             assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
             assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
             assert conn.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
-            assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 30000
+            assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 2000  # store.statement_timeout_seconds
     finally:
         engine.dispose()
 

@@ -27,9 +27,12 @@ from remit.errors import (
     ValidationError,
 )
 from remit.policy.errors import PolicySyntaxError, PolicyValidationError
-from remit.tokens.errors import TokenError
+from remit.tokens.errors import TemporarilyUnavailable, TokenError
 
 log = logging.getLogger(__name__)
+
+#: the OAuth endpoints: their errors, a store's too, have the RFC 6749 §5.2 shape
+OAUTH_PREFIX = "/oauth/"
 
 #: most specific first
 STATUS: list[tuple[type[RemitError], int]] = [
@@ -84,13 +87,16 @@ def oauth_error_response(exc: TokenError) -> JSONResponse:
     return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
 
 
-async def _remit_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _remit_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RemitError)
     if isinstance(exc, TokenError):
         return oauth_error_response(exc)
     status = status_of(exc)
     if status >= 500:
         log.error("request failed: %s: %s", exc.code, exc.message, exc_info=exc.__cause__ or exc)
+    if isinstance(exc, StoreError) and request.url.path.startswith(OAUTH_PREFIX):
+        # an OAuth client reads ``error``: the store (or the audit log) unavailable is ``temporarily_unavailable``
+        return oauth_error_response(TemporarilyUnavailable(exc.message))
     if isinstance(exc, ConfigurationError):  # its message names files and settings: for the log, not the caller
         return error_response(
             status, "internal_error", "the server is misconfigured; its operator can see why in its log"

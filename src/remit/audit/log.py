@@ -13,7 +13,10 @@ writer is one of:
   ``max_batch``) before each commit.
 
 * **sync** (default): a caller releases a decision only once its receipt resolves, so an answer that reached a
-  caller is durably in the log. The HTTP edge awaits the receipt without blocking the event loop.
+  caller is durably in the log. The HTTP edge awaits the receipt without blocking the event loop. Nobody waits
+  longer than ``ack_timeout`` (a database that does not answer): past it the request is refused with
+  ``AuditUnavailable``, and the record, still queued, is committed when the store answers again (the log then
+  holds a decision that its caller was refused, never the other way round).
 * **async**: ``record`` appends the record to a local spool file (``write`` to an ``O_APPEND`` file, which the
   kernel keeps across a crash of the process) before returning; the receipt is already resolved. The writer
   commits from memory as usual; the spool is emptied once everything in it is committed, and replayed into the
@@ -105,6 +108,7 @@ class AuditLog:
         on_commit: Callable[[int, float], None] | None = None,
         process: WriterConfig | None = None,
         now: Callable[[], datetime] | None = None,
+        ack_timeout: float = 2.0,
     ) -> None:
         if mode == "async" and spool is None:
             raise ValueError("async audit mode needs a spool file")
@@ -137,6 +141,8 @@ class AuditLog:
         self._process_config = process if mode == "sync" else None
         self._process: ProcessWriter | None = None
         self._now = now  #: the clock a writer process dates its checkpoints by (the system's by default)
+        #: the longest a caller waits for its record's receipt (``audit.ack_timeout_seconds``)
+        self.ack_timeout = ack_timeout
 
     # -- the hot path ---------------------------------------------------------------------------------------
 
@@ -173,6 +179,22 @@ class AuditLog:
         if first and self._loop is not None:
             self._kick_loop()
         return _DONE if self.mode == "async" else receipt
+
+    def wait(self, receipt: Receipt) -> None:
+        """Block until ``receipt`` resolves, at most ``ack_timeout`` seconds; ``AuditUnavailable`` if it failed or
+        did not resolve in time (not known durable, so not to be released). Never on the event loop that commits."""
+        try:
+            receipt.result(self.ack_timeout)
+        except AuditUnavailable:
+            raise
+        except TimeoutError as exc:
+            raise AuditUnavailable(
+                f"the audit log did not confirm the record within {self.ack_timeout:g} s; the request was refused"
+            ) from exc
+
+    def record_durably(self, body: Json) -> None:
+        """``record`` and ``wait``: return once ``body`` is durably in the log (a token issued, a revocation)."""
+        self.wait(self.record(body))
 
     def _enqueue(self, item: Json | tuple[Any, ...]) -> Receipt:
         """Queue an item for the writer process, unmasked (sync mode, no spool). If the child has answered every

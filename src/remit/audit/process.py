@@ -64,6 +64,9 @@ class WriterConfig:
     checkpoint_seconds: float
     mask_paths: tuple[str, ...] = ()  #: ``audit.mask_paths``: the child masks every record before writing it
     context_max_bytes: int = 8192  #: ``audit.context_max_bytes``: the child builds decisions' records
+    connect_timeout: int = 2  #: ``store.connect_timeout_seconds``: the child's store has the server's bounds
+    statement_timeout: float = 2.0  #: ``store.statement_timeout_seconds``
+    pool_timeout: float = 2.0  #: ``store.pool_timeout_seconds``
 
 
 class WriterError(RuntimeError):

@@ -78,13 +78,14 @@ def current(ctx: typer.Context) -> None:
 
     from remit.cli.home import sqlite_file
     from remit.store import migrate
+    from remit.store.bounds import Timeouts
     from remit.store.db import make_engine
 
     settings = state(ctx).settings()
     db = sqlite_file(settings)
     if db is not None and not db.is_file():
         raise ConfigurationError(f"no Remit database at {db}; run `remit init` first (or set REMIT_HOME)")
-    engine = make_engine(settings.resolved_database_url)
+    engine = make_engine(settings.resolved_database_url, timeouts=Timeouts.from_settings(settings.store))
     try:
         at = migrate.current(engine)
     finally:

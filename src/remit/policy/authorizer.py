@@ -21,8 +21,9 @@ if TYPE_CHECKING:  # remit.audit.decisions imports the policy model: a runtime i
 Ref = EntityRef | tuple[str, str]
 
 
-#: how long ``check`` waits for its decision's audit record to commit before refusing
-AUDIT_WAIT_SECONDS = 10.0
+#: how long ``check`` waits for its decision's audit record to commit before refusing, by default
+#: (``audit.ack_timeout_seconds`` through ``Remit.authorizer``)
+AUDIT_WAIT_SECONDS = 2.0
 
 
 class Authorizer:
@@ -37,8 +38,10 @@ class Authorizer:
         recorder: DecisionRecorder | None = None,
         source: str = "sdk",
         actor: str | None = None,
+        ack_timeout: float = AUDIT_WAIT_SECONDS,
     ) -> None:
         self.engine = engine
+        self._ack_timeout = ack_timeout
         self.refresher = refresher
         self._recorder = recorder
         self._source = source
@@ -73,11 +76,13 @@ class Authorizer:
                 request, decision, source=self._source, actor=self._actor, state=self.engine.state
             )
             try:
-                receipt.result(AUDIT_WAIT_SECONDS)
+                receipt.result(self._ack_timeout)
             except AuditUnavailable:
                 raise
             except Exception as exc:  # a timeout: not known durable, so not released
-                raise AuditUnavailable("the audit log did not confirm the decision in time; refused") from exc
+                raise AuditUnavailable(
+                    f"the audit log did not confirm the decision within {self._ack_timeout:g} s; refused"
+                ) from exc
         return decision
 
     def refresh(self) -> bool:

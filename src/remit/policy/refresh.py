@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from remit.errors import StoreError
 from remit.policy.engine import PolicyEngine
 from remit.policy.ports import ChangeFeed
 from remit.policy.service import PolicyService
@@ -122,6 +123,7 @@ class PolicyRefresher:
 
     def _run(self) -> None:
         due = time.monotonic() + self._interval
+        failing = False  #: the store did not answer the last poll: said once, not at every interval
         while not self._stop.is_set():
             heard = self._listen(max(0.0, due - time.monotonic()))
             if self._stop.is_set():
@@ -129,8 +131,16 @@ class PolicyRefresher:
             if heard or time.monotonic() >= due:
                 try:
                     self.refresh()
-                except Exception:  # keep the last good state: a store hiccup must not unload policies
+                except StoreError as exc:  # keep the last good state: a store outage must not unload policies
+                    if not failing:
+                        log.warning("policy refresh failed (%s); keeping the last compiled state", exc.message)
+                    failing = True
+                except Exception:
                     log.exception("policy refresh failed; keeping the last compiled state")
+                else:
+                    if failing:
+                        log.info("policy refresh works again")
+                    failing = False
                 due = time.monotonic() + self._interval
 
     def _listen(self, timeout: float) -> bool:

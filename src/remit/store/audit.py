@@ -24,6 +24,7 @@ from remit.audit.chain import Checkpoint, StoredRecord, checkpoint_payload, link
 from remit.audit.record import canonical, index_columns, with_seq
 from remit.errors import StoreError, ValidationError
 from remit.paging import Page, PageRequest
+from remit.store.bounds import unbounded
 from remit.store.db import READONLY
 from remit.store.tables import AuditCheckpointRow, AuditHeadRow, AuditRow
 
@@ -416,8 +417,10 @@ class AuditStore:
 
     def prune_before(self, at: str, signer: Signer) -> int:
         """Retention: delete the records up to the last checkpoint written before ``at`` (the chain then starts right
-        after a signed point), and record where it now starts. Returns how many were deleted."""
-        with self._writing() as session:
+        after a signed point), and record where it now starts. Returns how many were deleted. Without the store's
+        statement bound: deleting a long stretch of the log may take a while (on SQLite, writers wait for it only as
+        long as their own bound)."""
+        with self._writing() as session, unbounded(session.connection()):
             head = session.execute(
                 select(AuditHeadRow).where(AuditHeadRow.id == HEAD_ID).with_for_update()
             ).scalar_one()

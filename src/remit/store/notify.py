@@ -20,6 +20,9 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from remit.policy.state import GuardChange
+from remit.store.bounds import StoreGate, Timeouts
+from remit.store.db import bounds_of
+from remit.store.pgconn import connect
 from remit.store.policies import CONTROL_ID
 from remit.store.tables import AgentRow, ControlRow, UserRow
 
@@ -73,7 +76,10 @@ def parse(payload: str) -> tuple[str, str] | None:
 
 
 class PgChangeFeed:
-    """One listening connection, opened on first use and again ``retry_seconds`` after it drops or fails to open.
+    """One listening connection, opened on first use and again ``retry_seconds`` after it drops or fails to open,
+    with the engine's bounds and through its gate (``remit.store.bounds``): a database that stops answering holds
+    the listener up no longer than it holds a request. While it is stalled the listener hears nothing, and the
+    refresher's poll fails, bounded, until it answers again.
 
     Used by one thread (the policy refresher's); ``close`` after that thread has stopped.
     """
@@ -81,6 +87,7 @@ class PgChangeFeed:
     def __init__(self, engine: Engine, *, retry_seconds: float = 1.0) -> None:
         self._engine = engine
         self._url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._bounds: tuple[Timeouts, StoreGate] = bounds_of(engine) or (Timeouts(), StoreGate())
         self.retry_seconds = retry_seconds
         self._conn: psycopg.Connection[Any] | None = None
         self._next_try = 0.0
@@ -143,7 +150,7 @@ class PgChangeFeed:
             return None
         self._next_try = now + self.retry_seconds
         try:
-            conn = psycopg.connect(self._url, autocommit=True, connect_timeout=5, application_name="remit-listen")
+            conn = connect(*self._bounds, self._url, autocommit=True, application_name="remit-listen")
             conn.execute(f"LISTEN {CHANNEL}")
         except psycopg.Error as exc:
             log.warning("the policy change listener cannot connect (%s); polling meanwhile", exc)

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine, Select, delete, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from remit.admin.access import AdminRole
@@ -107,6 +108,9 @@ class SqlStore:
             raise Conflict("the change conflicts with data stored meanwhile; reload and try again") from exc
         except OperationalError as exc:
             log.error("database unavailable: %s", exc.orig)
+            raise StoreError() from exc
+        except PoolTimeout as exc:  # every pooled connection busy for store.pool_timeout_seconds
+            log.error("database unavailable: no free connection in the pool")
             raise StoreError() from exc
         except SQLAlchemyError as exc:
             log.exception("database error")

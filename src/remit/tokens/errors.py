@@ -18,6 +18,7 @@ The tree (all under ``remit.errors.RemitError``):
   x InvalidClientMetadata    400  RFC 7591 §3.2.2 (a registration's metadata field is invalid)
   x InvalidRedirectUri       400  RFC 7591 §3.2.2
   x InvalidSoftwareStatement 400  RFC 7591 §3.2.2
+  x TemporarilyUnavailable   503  RFC 6749 §4.1.2.1: the store or the audit log is unavailable (at ``/oauth/*``)
 * JoseError                  the JOSE layer refused a JWS; the verifier re-raises it as its context's TokenError
 * InvalidKey                 a JWK or PEM that cannot be used as a verification or signing key (a ValidationError)
 
@@ -191,6 +192,18 @@ class InvalidSoftwareStatement(TokenError):
 
     code = "invalid_software_statement"
     default_message = "the software statement is not valid"
+
+
+# -- the server's own state ---------------------------------------------------------------------------------
+
+
+class TemporarilyUnavailable(TokenError):
+    """The store or the audit log did not answer in time: the OAuth endpoints' way of saying ``503`` (RFC 6749
+    defines the code for the authorization endpoint, §4.1.2.1; its clients read it at the token endpoint too)."""
+
+    code = "temporarily_unavailable"
+    default_message = "the server cannot answer just now; retry later"
+    status = 503
 
 
 # -- the JOSE layer -----------------------------------------------------------------------------------------

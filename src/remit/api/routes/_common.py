@@ -26,6 +26,11 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     503: {**_E, "description": "The store is unavailable"},
 }
 
+#: a store or an audit log that did not answer, at the OAuth endpoints (their errors have the OAuth shape)
+OAUTH_UNAVAILABLE: dict[str, Any] = {
+    "description": "RFC 6749 error `temporarily_unavailable`: the store or the audit log did not answer in time; retry"
+}
+
 _NAME = r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$"
 AgentNamePath = Annotated[str, Path(pattern=_NAME, max_length=64, description="The agent's name.")]
 UserIdPath = Annotated[str, Path(pattern=_NAME, max_length=64, description="The user's id.")]

@@ -164,9 +164,10 @@ async def _answer(request: Request, operation: Factory, *, inline: bool = False)
             answer = run(p, body)
         else:  # batches and searches evaluate many times: off the event loop
             answer = await run_in_threadpool(run, p, body)
-        # Released only once every decision in it is durably in the audit log (sync mode; see remit.audit.log).
-        for receipt in receipts:
-            await durable(receipt)
+        # Released only once every decision in it is durably in the audit log (sync mode; see remit.audit.log), and
+        # refused if that takes longer than audit.ack_timeout_seconds.
+        if receipts:
+            await durable(*receipts, timeout=remit.audit_log.ack_timeout)
         response = JSONAnswer(_render(answer).encode("utf-8"))
         status = 200
         return response

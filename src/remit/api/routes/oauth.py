@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from remit.admin.access import Act, authorize
 from remit.api.deps import RemitDep, authenticate
+from remit.api.routes._common import OAUTH_UNAVAILABLE
 from remit.api.schemas.common import ErrorBody
 from remit.api.tls import client_certificate
 from remit.container import Remit
@@ -37,7 +38,7 @@ _TOKEN_ERRORS: dict[int | str, dict[str, Any]] = {
         "description": "RFC 6749 §5.2 error: invalid_client (a missing, bad, expired or replayed assertion; a wrong, "
         "expired or revoked legacy API key)"
     },
-    503: {"model": ErrorBody, "description": "The store is unavailable"},
+    503: OAUTH_UNAVAILABLE,
 }
 
 
@@ -93,14 +94,14 @@ LEGACY_AUTH_METHODS = (BASIC, POST)
 _REVOKE_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "RFC 6749 §5.2 error: invalid_request"},
     401: {"description": "RFC 6749 §5.2 error: invalid_client (a missing, bad, expired or replayed assertion)"},
-    503: {"model": ErrorBody, "description": "The store is unavailable"},
+    503: OAUTH_UNAVAILABLE,
 }
 
 _INTROSPECT_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "RFC 6749 §5.2 error: invalid_request"},
     401: {"model": ErrorBody, "description": "No valid admin bearer token"},
     403: {"model": ErrorBody, "description": "The admin token's role may not introspect"},
-    503: {"model": ErrorBody, "description": "The store is unavailable"},
+    503: OAUTH_UNAVAILABLE,
 }
 
 

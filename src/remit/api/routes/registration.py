@@ -12,8 +12,8 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from remit.api.deps import PageDep, PrincipalDep, RemitDep
-from remit.api.routes._common import ERRORS, render_page
-from remit.api.schemas.common import ErrorBody, PageResponse
+from remit.api.routes._common import ERRORS, OAUTH_UNAVAILABLE, render_page
+from remit.api.schemas.common import PageResponse
 from remit.api.schemas.registration import (
     RegistrationTokenCreatedResponse,
     RegistrationTokenCreateRequest,
@@ -35,7 +35,7 @@ _REGISTER_ERRORS: dict[int | str, dict[str, Any]] = {
         "invalid_redirect_uri, invalid_software_statement"
     },
     401: {"description": "RFC 6750 §3.1 invalid_token: a missing, unknown, expired, revoked or used-up token"},
-    503: {"model": ErrorBody, "description": "The store is unavailable"},
+    503: OAUTH_UNAVAILABLE,
 }
 
 
