@@ -67,7 +67,8 @@ from rich.table import Table
 from remit.admin.access import AdminRole
 from remit.audit.chain import GENESIS, link
 from remit.audit.decisions import decision_record
-from remit.audit.record import Masker, canonical, index_columns, with_seq
+from remit.audit.mask import Masker
+from remit.audit.record import canonical, index_columns, with_seq
 from remit.container import Remit
 from remit.policy.authorizer import Authorizer
 from remit.policy.refresh import settle_heap

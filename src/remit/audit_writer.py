@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from remit.audit.decisions import record_from_parts
+from remit.audit.mask import Masker
 from remit.audit.process import FrameReader, WriterConfig, frame
-from remit.audit.record import Masker
 from remit.audit.service import ChainAppender
 from remit.audit.signing import SigningKey
 from remit.store.audit import AuditStore

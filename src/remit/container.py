@@ -11,8 +11,8 @@ from sqlalchemy import Engine
 from remit.admin.service import AdminTokenService
 from remit.audit.decisions import DecisionRecorder
 from remit.audit.log import AuditLog
+from remit.audit.mask import Masker
 from remit.audit.process import WriterConfig
-from remit.audit.record import Masker
 from remit.audit.service import AuditService, ChainAppender
 from remit.audit.signing import KEY_FILE, SigningKey
 from remit.clock import Clock, SystemClock
@@ -97,7 +97,9 @@ class Remit:
         engine = make_engine(settings.resolved_database_url, timeouts=timeouts)
         if migrate_schema:
             migrate.upgrade(engine)
-        store = SqlStore(engine)
+        #: one masker for every record: decisions and token records (``AuditLog``), admin changes (the store)
+        masker = Masker.from_paths(settings.audit.mask_paths)
+        store = SqlStore(engine, masker)
         registry = RegistryService(
             store,
             clock,
@@ -125,7 +127,7 @@ class Remit:
         )
         audit_log = AuditLog(
             ChainAppender(audit_store, key, clock, checkpoint_every=a.checkpoint_every),
-            masker=Masker.from_paths(a.mask_paths),
+            masker=masker,
             mode=a.mode,
             batch_seconds=a.batch_ms / 1000,
             max_batch=a.max_batch,

@@ -108,8 +108,9 @@ class AuditSettings(BaseModel):
     """... and at least this often while records arrive."""
     mask_paths: tuple[str, ...] = ()
     """Dotted JSON paths whose values are replaced by ``***`` before writing, from the record's root, ``*`` for
-    any member: ``context.arguments.card_number``, ``properties.subject.*``. Members named like secrets
-    (password, token, api_key, ...) and values shaped like credentials are always masked."""
+    any member: ``context.arguments.card_number``, ``properties.subject.*``, ``reason``. Members named like
+    secrets (password, token, api_key, ...) are always masked, and credentials inside any text of the record
+    (tokens, keys, JWTs) are always replaced by ``[masked:<kind>]``."""
     context_max_bytes: int = Field(default=8192, ge=256, le=1_048_576)
     """A context (or properties object) larger than this is recorded as a summary of its members."""
     retention_days: int | None = Field(default=None, ge=1, le=36_500)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -79,3 +80,44 @@ def test_local_and_remote_changes_meet_in_one_estate(
     assert "REMIT_TOKEN" in wrong.stderr
     assert wrong_token not in wrong.output
     api.close()
+
+
+def test_the_access_log_prints_no_credential_from_a_request_target(
+    server: str, initialised: Path, tmp_path: Path
+) -> None:
+    """Clients do put credentials in URLs (a browser's EventSource cannot send headers, a misconfigured OAuth
+    client posts its secret in the query string): the server's access log keeps the parameter, never its value."""
+    token = initialised.read_text().strip()
+    jwt = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJib3QiLCJqdGkiOiJ4eXoifQ." + "s" * 86
+    with httpx.Client(base_url=server, timeout=10) as client:
+        client.get("/v1/agents", params={"access_token": token, "limit": "5"})
+        client.get("/v1/agents", params={"token": token})
+        client.post(
+            "/oauth/token",
+            params={"client_secret": "s3cr3t-value-123", "client_assertion": jwt, "code": "SplxlOBeZQQYbYS6WxSbIA"},
+            data={"grant_type": "client_credentials"},
+        )
+        client.get("/v1/agents", params={"api_key": "k-1234567890", "password": "hunter2", "subject_token": jwt})
+        client.get("/v1/agents?access%5Ftoken=percent-encoded-name-1")  # the name percent-encoded
+        client.get(f"/v1/agents/{token}")  # a token pasted into the path
+        client.get("/healthz", params={"last": "1"})
+    log_file = tmp_path / "server.log"
+    for _ in range(100):  # the access line of the last request may not be flushed yet: a bounded wait for it
+        if "/healthz?last=1" in log_file.read_text():
+            break
+        threading.Event().wait(0.05)
+    log = log_file.read_text()
+    assert "/healthz?last=1" in log
+    secret_part = token.removeprefix("remit_adm_")
+    for value in (secret_part, secret_part[:12], secret_part[-12:], "s3cr3t-value", "SplxlOBeZQQYbYS6WxSbIA"):
+        assert value not in log
+    for value in ("k-1234567890", "hunter2", "s" * 20, "percent-encoded-name-1"):
+        assert value not in log
+    assert "GET /v1/agents?access_token=[masked:secret]&limit=5 HTTP/1.1" in log
+    assert "GET /v1/agents?token=[masked:secret] HTTP/1.1" in log
+    assert (
+        "POST /oauth/token?client_secret=[masked:secret]&client_assertion=[masked:secret]&code=[masked:secret]"
+    ) in log
+    assert "api_key=[masked:secret]&password=[masked:secret]&subject_token=[masked:secret]" in log
+    assert "GET /v1/agents?access%5Ftoken=[masked:secret] HTTP/1.1" in log
+    assert "GET /v1/agents/[masked:remit_adm] HTTP/1.1" in log

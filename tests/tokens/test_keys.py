@@ -270,7 +270,7 @@ def test_events_and_audit_records_hold_public_parts_only(remit: Remit, admin: Ad
     )
     text = json.dumps(records)
     assert "private_enc" not in text and b64url(der) not in text and b64url(der[-32:]) not in text
-    assert Masker().mask({"after": retire.after}, ("after",))["after"] == retire.after
+    assert Masker().mask({"after": retire.after})["after"] == retire.after
 
 
 @pytest.mark.parametrize("alg", ALGORITHMS)

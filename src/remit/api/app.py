@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from remit import __version__
-from remit.api import problems
+from remit.api import accesslog, problems
 from remit.api.limits import BodySizeLimit
 from remit.api.request_id import RequestIdEcho
 from remit.api.routes import (
@@ -88,6 +88,7 @@ def create_app(settings: Settings, *, remit: Remit | None = None) -> FastAPI:
     )
     app.state.remit = wired
     problems.install(app)
+    accesslog.install()  # uvicorn's access lines: no credential from a query string
     # The decision endpoints first: the router tries routes in order, and they carry the traffic.
     for module in (
         authzen,

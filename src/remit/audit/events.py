@@ -1,6 +1,7 @@
 """Change events: who changed what in the registry, with the object before and after.
 
-Schema ``remit.change/v1``. The audit issue hardens this table into the hash-chained log; the shape stays.
+Schema ``remit.change/v1``. Each is stored twice, in one transaction, with the same masked content: in the change
+feed (``/v1/events``) and as a ``change`` record in the hash-chained audit log (``remit.audit.record.change_record``).
 """
 
 from __future__ import annotations
@@ -25,3 +26,5 @@ class ChangeEvent:
     reason: str = ""
     schema: str = CHANGE_SCHEMA
     extra: dict[str, Any] = field(default_factory=dict)
+    #: the members the audit masker changed (``remit.audit.mask``), as stored; empty in an event not yet stored
+    masked: tuple[str, ...] = ()

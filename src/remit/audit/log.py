@@ -41,9 +41,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from remit.audit.mask import Masker
 from remit.audit.process import ProcessWriter, WriterConfig
 from remit.audit.receipt import Receipt, resolved
-from remit.audit.record import Masker
 from remit.errors import StoreError
 
 log = logging.getLogger(__name__)
@@ -501,7 +501,7 @@ class AuditLog:
                 log.warning("audit spool line %d is incomplete (a crash while writing it); skipped", number)
                 continue
             if isinstance(body, dict) and "id" in body:
-                bodies.append(body)
+                bodies.append(self.masker.mask(body))  # masked when spooled; again (no change) for older spools
         if bodies:
             replayed = self._appender.replay(bodies)
             log.info("audit spool replayed: %s of %d records were not yet in the log", replayed, len(bodies))

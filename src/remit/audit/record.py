@@ -11,23 +11,23 @@ Members (absent when they do not apply):
 * ``actor``: who asked (``token:<id>`` of the PEP or admin, ``local:<user>``);
 * ``principal``: ``{type, id, owner, on_behalf_of}``; ``resource``: ``{type, id}``;
 * ``decision``: ``{allowed, effect, policies, errors, deny_code, policy_version, mode}``; ``latency_us``;
-* ``context``: the request context, masked; ``outcome``: ``{status}`` of a gateway's upstream call;
+* ``context``: the request context; ``outcome``: ``{status}`` of a gateway's upstream call;
 * ``target``, ``before``, ``after``, ``reason``: an admin change;
-* ``masked``: the JSON paths whose values were replaced by ``"***"`` before writing.
+* ``masked``: the dotted paths of the members whose values (or names) were masked before writing
+  (``remit.audit.mask``: ``"***"`` for a whole value, ``[masked:<kind>]`` for a credential inside text).
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from remit.audit.mask import MASK as MASK
+from remit.audit.mask import Masker as Masker
+
 AUDIT_SCHEMA = "remit.audit/v1"
-MASK = "***"
 
 Json = dict[str, Any]
 
@@ -56,133 +56,6 @@ def timestamp(at: datetime) -> str:
 
 def parse_timestamp(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-
-
-# -- masking ---------------------------------------------------------------------------------------------------
-
-#: member names whose values are secrets wherever they appear
-SECRET_KEYS = re.compile(
-    r"(?i)^(.*[_-])?(password|passwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|"
-    r"authorization|auth|cookie|session|credential|credentials|client[_-]?secret|bearer|jwt|signature)$"
-)
-#: values that look like credentials whatever their member name
-SECRET_VALUES = re.compile(
-    r"(?i)("
-    r"^bearer\s+\S+"  # an Authorization header value
-    r"|^remit_[a-z]+_[A-Za-z0-9_-]{16,}"  # Remit's own secrets
-    r"|^eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"  # a JWT
-    r"|^(AKIA|ASIA)[A-Z0-9]{16}$"  # an AWS access key id
-    r"|^(sk|pk|rk)[-_](live|test|proj)?[-_]?[A-Za-z0-9]{16,}"  # Stripe/OpenAI-style keys
-    r"|^gh[pousr]_[A-Za-z0-9]{30,}"  # GitHub tokens
-    r"|^xox[abposr]-[A-Za-z0-9-]{10,}"  # Slack tokens
-    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----"
-    r")"
-)
-#: the first two characters, lower-cased, of every ASCII string ``SECRET_VALUES`` matches at its start
-_VALUE_PREFIXES = frozenset({"be", "re", "ey", "ak", "as", "sk", "pk", "rk", "gh", "xo"})
-#: ``SECRET_KEYS`` answers by member name: contexts reuse a small vocabulary of names
-_KEY_VERDICTS: dict[str, bool] = {}
-_KEY_VERDICTS_MAX = 4096
-
-
-def _secret_key(key: str) -> bool:
-    verdict = _KEY_VERDICTS.get(key)
-    if verdict is None:
-        verdict = SECRET_KEYS.match(key) is not None
-        if len(_KEY_VERDICTS) < _KEY_VERDICTS_MAX:
-            _KEY_VERDICTS[key] = verdict
-    return verdict
-
-
-def _secret_value(value: str) -> bool:
-    # WARNING: a pre-filter before the regex; it must let through every string SECRET_VALUES can match. Every
-    # alternative but the PEM one is anchored at the start (the prefixes above), the PEM one needs "-----", and a
-    # string with non-ASCII characters always goes to the regex (case-insensitive matching folds some of them
-    # to ASCII letters: U+017F, the long s, matches "s").
-    if value.isascii() and value[:2].lower() not in _VALUE_PREFIXES and "-----" not in value:
-        return False
-    return SECRET_VALUES.search(value) is not None
-
-
-@dataclass(frozen=True, slots=True)
-class Masker:
-    """Replaces secrets in a JSON value with ``"***"``: members named like secrets, values shaped like
-    credentials, and the configured paths (dotted, from the record's root, ``*`` for any member or item:
-    ``context.arguments.card_number``, ``context.headers.*``)."""
-
-    paths: tuple[tuple[str, ...], ...] = ()
-
-    @classmethod
-    def from_paths(cls, paths: Iterable[str]) -> Masker:
-        return cls(tuple(tuple(p.split(".")) for p in paths if p))
-
-    def mask(
-        self, record: Json, members: Sequence[str] = ("context", "properties", "arguments", "before", "after")
-    ) -> Json:
-        """``record`` with its ``members`` masked and ``masked`` listing what was replaced (a new dict if any)."""
-        found: list[str] = []
-        out = dict(record)
-        walk = self._walk if self.paths else self._scan
-        for name in members:
-            if name in out and out[name] is not None:
-                out[name] = walk(out[name], (name,), found)
-        if found:
-            out["masked"] = sorted(set(found))
-        return out
-
-    def _walk(self, value: Any, path: tuple[str, ...], found: list[str]) -> Any:
-        if self._configured(path):
-            found.append(".".join(path))
-            return MASK
-        if isinstance(value, dict):
-            changed: dict[str, Any] = {}
-            for key, item in value.items():
-                child = (*path, str(key))
-                if isinstance(key, str) and _secret_key(key) and item is not None and item != "":
-                    found.append(".".join(child))
-                    changed[key] = MASK
-                else:
-                    changed[key] = self._walk(item, child, found)
-            return changed
-        if isinstance(value, list):
-            return [self._walk(item, (*path, str(i)), found) for i, item in enumerate(value)]
-        if isinstance(value, str) and _secret_value(value):
-            found.append(".".join(path))
-            return MASK
-        return value
-
-    def _scan(self, value: Any, path: tuple[str, ...], found: list[str]) -> Any:
-        """``_walk`` when no paths are configured (the usual case): the same result (copies, masks, paths found),
-        with scalars checked in place instead of one call each."""
-        if isinstance(value, dict):
-            changed: dict[str, Any] = {}
-            for key, item in value.items():
-                if isinstance(key, str) and _secret_key(key) and item is not None and item != "":
-                    found.append(".".join((*path, key)))
-                    changed[key] = MASK
-                elif isinstance(item, str):
-                    if _secret_value(item):
-                        found.append(".".join((*path, str(key))))
-                        changed[key] = MASK
-                    else:
-                        changed[key] = item
-                elif isinstance(item, dict | list):
-                    changed[key] = self._scan(item, (*path, str(key)), found)
-                else:
-                    changed[key] = item
-            return changed
-        if isinstance(value, list):
-            return [self._scan(item, (*path, str(i)), found) for i, item in enumerate(value)]
-        if isinstance(value, str) and _secret_value(value):
-            found.append(".".join(path))
-            return MASK
-        return value
-
-    def _configured(self, path: tuple[str, ...]) -> bool:
-        for pattern in self.paths:
-            if len(pattern) == len(path) and all(p in ("*", s) for p, s in zip(pattern, path, strict=True)):
-                return True
-        return False
 
 
 # -- building records ------------------------------------------------------------------------------------------
@@ -235,8 +108,9 @@ def summarise(value: Any, max_bytes: int) -> Any:
     return {"_truncated": True, "_bytes": size, "_keys": keys}
 
 
-def change_record(event: Any) -> Json:
-    """The audit record of an admin change (a ``remit.audit.events.ChangeEvent``), masked by default rules."""
+def change_record(event: Any, masker: Masker | None = None) -> Json:
+    """The audit record of an admin change (a ``remit.audit.events.ChangeEvent``), masked by ``masker`` (the
+    default rules without one)."""
     body: Json = {
         "schema": AUDIT_SCHEMA,
         "id": event.id,
@@ -257,4 +131,7 @@ def change_record(event: Any) -> Json:
         body["reason"] = event.reason
     if event.extra:
         body["extra"] = event.extra
-    return Masker().mask(body, ("before", "after", "extra"))
+    return (masker or _DEFAULT).mask(body)
+
+
+_DEFAULT = Masker()

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from remit.admin.access import AdminRole
 from remit.admin.tokens import AdminToken
 from remit.audit.events import ChangeEvent
+from remit.audit.mask import Masker
 from remit.audit.record import change_record
 from remit.errors import Conflict, RemitError, StoreError, ValidationError
 from remit.paging import Page, PageRequest
@@ -57,8 +58,10 @@ R = TypeVar("R")
 class SqlStore:
     """``RegistryStore`` over one SQLAlchemy engine."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, masker: Masker | None = None) -> None:
         self.engine = engine
+        #: masks every change event before it is stored (``audit.mask_paths``: the audit log's own masker)
+        self.masker = masker or Masker()
         self._sessions = sessionmaker(engine, expire_on_commit=False, autoflush=True)
         self._read_sessions = sessionmaker(
             engine.execution_options(**{READONLY: True}), expire_on_commit=False, autoflush=True
@@ -90,7 +93,7 @@ class SqlStore:
         changes: list[GuardChange] = []
         try:
             with sessions() as session, session.begin():
-                tx = SqlTx(session)
+                tx = SqlTx(session, self.masker)
                 yield tx
                 for kind, id_ in dict.fromkeys(tx.announced):
                     change = notify.read_change(session, kind, id_)
@@ -126,8 +129,9 @@ class SqlStore:
 class SqlTx(PolicyQueries):
     """One transaction. Every method flushes, so constraint violations surface inside the ``with`` block."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, masker: Masker | None = None) -> None:
         self.s = session
+        self.masker = masker or Masker()
         #: (kind, id) of the agents and users whose status changed, for ``SqlStore`` to tell the guard after the commit
         self.announced: list[tuple[str, str]] = []
 
@@ -343,9 +347,11 @@ class SqlTx(PolicyQueries):
     # -- events -------------------------------------------------------------------------------------------
 
     def add_event(self, event: ChangeEvent) -> None:
-        """Record a change: in the change feed and, in the same transaction, in the audit chain."""
+        """Record a change: in the audit chain and, in the same transaction, in the change feed, both masked (the
+        feed stores what the chain does)."""
         self.bump()
-        append_in(self.s, [change_record(event)])
+        record = change_record(event, self.masker)
+        append_in(self.s, [record])
         self.s.add(
             EventRow(
                 id=event.id,
@@ -355,10 +361,11 @@ class SqlTx(PolicyQueries):
                 action=event.action,
                 target_type=event.target_type,
                 target_id=event.target_id,
-                reason=event.reason,
-                before=event.before,
-                after=event.after,
-                extra=event.extra,
+                reason=record.get("reason", ""),
+                before=record["before"],
+                after=record["after"],
+                extra=record.get("extra", {}),
+                masked=record.get("masked", []),
             )
         )
         self.s.flush()
@@ -576,6 +583,7 @@ def _event(row: EventRow) -> ChangeEvent:
         reason=row.reason,
         schema=row.schema,
         extra=row.extra,
+        masked=tuple(row.masked or ()),
     )
 
 

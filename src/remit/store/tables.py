@@ -118,6 +118,7 @@ class EventRow(Base):
     before: Mapped[dict[str, Any] | None]
     after: Mapped[dict[str, Any] | None]
     extra: Mapped[dict[str, Any]]
+    masked: Mapped[list[str] | None] = mapped_column(Json)  #: the audit masker's paths (None before revision 0012)
 
     __table_args__ = (Index("ix_events_target", "target_type", "target_id"),)
 

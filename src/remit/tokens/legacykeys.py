@@ -23,7 +23,7 @@ from typing import Final
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-#: every key value starts with this (and the audit log masks values that do)
+#: every key value starts with this (and the audit log masks the secret after the id, wherever it appears)
 KEY_PREFIX: Final = "remit_apikey_"
 #: how many unrevoked legacy keys one agent may have: room to rotate, not a habit
 MAX_ACTIVE_KEYS: Final = 3

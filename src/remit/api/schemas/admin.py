@@ -25,6 +25,10 @@ class EventResponse(BaseModel):
     before: dict[str, Any] | None
     after: dict[str, Any] | None
     extra: dict[str, Any]
+    masked: list[str] = Field(
+        description="The dotted paths (`reason`, `after.purpose`, ...) whose values the audit masker replaced: "
+        '`"***"` for a whole value, `[masked:<kind>]` for a credential inside text.'
+    )
 
     @classmethod
     def of(cls, e: ChangeEvent) -> EventResponse:
@@ -41,6 +45,7 @@ class EventResponse(BaseModel):
                 "before": e.before,
                 "after": e.after,
                 "extra": e.extra,
+                "masked": list(e.masked),
             }
         )
 
