@@ -4,9 +4,26 @@ from __future__ import annotations
 
 from typing import Annotated, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
 
 T = TypeVar("T")
+
+#: A JSON boolean, ``true`` or ``false``: never ``"yes"``, ``"true"``, ``0`` or ``1`` coerced into one. Every
+#: boolean of a request body is one of these.
+Bool = StrictBool
+
+
+def _query_bool(value: object) -> object:
+    """A query string says a boolean as the text ``true`` or ``false``, nothing else (``1``, ``yes``, ``on``)."""
+    if value in ("true", "false"):
+        return value == "true"
+    if isinstance(value, bool):  # a default, or a caller inside the process
+        return value
+    raise ValueError("must be true or false")
+
+
+#: A boolean in a query string: exactly ``true`` or ``false``.
+QueryBool = Annotated[bool, BeforeValidator(_query_bool)]
 
 #: text without control characters (PostgreSQL cannot store NUL; logs should not carry escapes)
 _SAFE = r"^[^\x00-\x08\x0b-\x1f\x7f]*$"
@@ -21,7 +38,7 @@ ResourceId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-
 Email = Annotated[str, StringConstraints(max_length=320, pattern=r"^[^@\s\x00-\x1f]{1,64}@[^@\s\x00-\x1f]{1,255}$")]
 AttrString = Annotated[str, StringConstraints(max_length=256, pattern=_SAFE)]
 AttrInt = Annotated[StrictInt, Field(ge=-(2**63), le=2**63 - 1)]
-AttrValue = StrictBool | AttrInt | AttrString | Annotated[list[AttrString], Field(max_length=32)]
+AttrValue = Bool | AttrInt | AttrString | Annotated[list[AttrString], Field(max_length=32)]
 AttrKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
 Attributes = Annotated[dict[AttrKey, AttrValue], Field(max_length=32)]
 
