@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from remit import __version__
 from remit.api import problems
 from remit.api.limits import BodySizeLimit
+from remit.api.methods import RouteTable
 from remit.api.request_id import RequestIdEcho
 from remit.api.routes import (
     access_tokens,
@@ -103,7 +104,11 @@ def create_app(settings: Settings, *, remit: Remit | None = None) -> FastAPI:
         registration,
     ):
         app.include_router(module.router)
-    app.router.routes[0:0] = authzen.fast_routes()
+    # A 405 names every method of the path, and a literal path is never taken by a route with a parameter: the
+    # guards go after the decision routes, which stay first.
+    table = RouteTable(app.routes)
+    app.router.routes[0:0] = [*authzen.fast_routes(), *table.guards()]
+    app.state.route_table = table
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes, bad_request_prefixes=("/access/",))
     app.add_middleware(RequestIdEcho)
     return app
