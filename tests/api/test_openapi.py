@@ -3,16 +3,24 @@ and one page-size limit."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any, get_args
 
 import pytest
 
+from remit.api.routes.audit import MAX_CHAIN_SLICE
 from remit.api.schemas.oauth import AssertionType, TokenType
+from remit.clock import FrozenClock
+from remit.container import Remit
+from remit.errors import ValidationError
+from remit.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, check_limit
+from remit.settings import ApiSettings
 from remit.tokens.endpoint import ASSERTION_TYPE
 from remit.tokens.endpoint import GRANT_TYPE as CLIENT_CREDENTIALS
 from remit.tokens.exchange import ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE
 from remit.tokens.exchange import GRANT_TYPE as TOKEN_EXCHANGE
-from tests.api.conftest import LiveServer
+from tests.api.conftest import LiveServer, serve
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -129,3 +137,79 @@ def test_introspection_without_a_token_is_still_an_admin_401(live: LiveServer) -
         r = anonymous.post("/oauth/introspect", data={"token": "x"})
     assert r.status_code == 401
     assert r.json()["code"] == "unauthenticated"
+
+
+# -- one page-size limit ----------------------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _listings(openapi: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each listing (a GET with a page `limit`), and its `limit` parameter's schema."""
+    found: dict[str, dict[str, Any]] = {}
+    for path, operations in openapi["paths"].items():
+        for parameter in operations.get("get", {}).get("parameters", []):
+            if (parameter["in"], parameter["name"]) == ("query", "limit") and path != "/v1/audit/chain":
+                found[path] = parameter["schema"]
+    return found
+
+
+def _maximum(schema: dict[str, Any]) -> int:
+    (integer,) = [branch for branch in schema.get("anyOf", [schema]) if branch.get("type") == "integer"]
+    assert "x-remit-page-size" not in schema  # the marker never reaches a reader
+    maximum: int = integer["maximum"]
+    assert integer["minimum"] == 1
+    return maximum
+
+
+def _limits_agree(live: LiveServer, maximum: int) -> None:
+    with live.client(live.admin_token) as client:
+        listings = _listings(client.get("/openapi.json").json())
+        assert len(listings) >= 10
+        for path, schema in listings.items():
+            assert _maximum(schema) == maximum, path
+        for path in ("/v1/agents", "/v1/users", "/v1/events", "/v1/audit", "/v1/admin-tokens"):
+            assert client.get(path, params={"limit": maximum}).status_code == 200, path
+            for limit in (maximum + 1, 10**30):
+                r = client.get(path, params={"limit": limit})
+                assert r.status_code == 422, (path, r.text)
+                assert r.json() == {
+                    "code": "invalid_request",
+                    "message": f"limit must be from 1 to {maximum}",
+                    "field": "limit",
+                }
+            r = client.get(path, params={"limit": 0})
+            assert (r.status_code, r.json()["field"]) == (422, "limit")
+
+
+def test_the_schema_and_the_message_give_the_same_page_size(live: LiveServer) -> None:
+    # the schema said 1000 while the server refused anything over 200
+    assert live.remit.settings.api.max_page_size == MAX_PAGE_SIZE
+    _limits_agree(live, MAX_PAGE_SIZE)
+
+
+def test_a_deployment_page_size_is_the_one_the_schema_gives(remit: Remit, clock: FrozenClock) -> None:
+    api = remit.settings.api.model_copy(update={"max_page_size": 20, "default_page_size": 10})
+    small = Remit.from_settings(remit.settings.model_copy(update={"api": api}), clock=clock)
+    try:
+        with serve(small) as live:
+            _limits_agree(live, 20)
+    finally:
+        small.close()
+
+
+def test_the_docs_give_the_page_sizes_of_the_code() -> None:
+    text = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    (maximum,) = re.findall(r"`api\.max_page_size` \((\d+)\)", text)
+    (default,) = re.findall(r"`api\.default_page_size` \((\d+)\)", text)
+    assert (int(maximum), int(default)) == (MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE)
+    assert f"`limit must be from 1 to {MAX_PAGE_SIZE}`" in text
+    (chain,) = re.findall(
+        r"`GET /v1/audit/chain` is not a listing: its `limit` is the rows of one slice, at most (\d+)", text
+    )
+    assert int(chain) == MAX_CHAIN_SLICE
+    settings = ApiSettings()
+    assert (settings.max_page_size, settings.default_page_size) == (MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE)
+    with pytest.raises(ValidationError) as info:
+        check_limit(MAX_PAGE_SIZE + 1, MAX_PAGE_SIZE)
+    assert (info.value.message, info.value.field) == (f"limit must be from 1 to {MAX_PAGE_SIZE}", "limit")

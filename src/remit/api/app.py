@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from remit import __version__
 from remit.api import problems
+from remit.api.deps import page_size_in_openapi
 from remit.api.limits import BodySizeLimit
 from remit.api.methods import RouteTable
 from remit.api.request_id import RequestIdEcho
@@ -81,6 +82,9 @@ def create_app(settings: Settings, *, remit: Remit | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.remit = wired
+    build_openapi = app.openapi
+    # a listing's `limit` says this deployment's maximum, the one the API enforces and its message names
+    app.openapi = lambda: page_size_in_openapi(build_openapi(), settings.api.max_page_size)  # type: ignore[method-assign]
     problems.install(app)
     # The decision endpoints first: the router tries routes in order, and they carry the traffic.
     for module in (
