@@ -1,5 +1,6 @@
 """Booleans are strict: a JSON body takes only ``true`` and ``false``, a query string only the text ``true`` and
-``false``. ``"yes"``, ``"true"``, ``0`` and ``1`` are a 422 naming the field, never coerced."""
+``false``. ``"yes"``, ``"true"``, ``0`` and ``1`` are a 422 naming the field, never coerced. So are integers (never
+``"5"`` or ``5.0``) and date-times (RFC 3339 text, never a number of seconds)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from remit.container import Remit
 NOT_BOOLEANS: list[object] = ["yes", "true", "false", 0, 1, "1", None, [], {}]
 
 
-def _bool_field_refused(r: httpx.Response, field: str) -> None:
+def _refused(r: httpx.Response, field: str) -> None:
     assert r.status_code == 422, r.text
     body = r.json()
     assert (body["code"], body["field"]) == ("invalid_request", field)
@@ -26,21 +27,21 @@ def test_key_rotation_revoke_previous(admin_client: httpx.Client) -> None:
     before = admin_client.get("/v1/keys").json()
     for value in NOT_BOOLEANS:
         r = admin_client.post("/v1/keys/rotate", json={"revoke_previous": value})
-        _bool_field_refused(r, "revoke_previous")
+        _refused(r, "revoke_previous")
     assert admin_client.get("/v1/keys").json() == before  # nothing rotated
 
 
 def test_policy_apply_activate(admin_client: httpx.Client) -> None:
     for value in NOT_BOOLEANS:
         body = {"policies": "permit(principal, action, resource);", "activate": value}
-        _bool_field_refused(admin_client.post("/v1/policies", json=body), "activate")
+        _refused(admin_client.post("/v1/policies", json=body), "activate")
     assert admin_client.get("/v1/policies").json()["items"] == []
 
 
 def test_registration_token_any_owner(admin_client: httpx.Client) -> None:
     for value in NOT_BOOLEANS:
         r = admin_client.post("/v1/registration-tokens", json={"any_owner": value})
-        _bool_field_refused(r, "any_owner")
+        _refused(r, "any_owner")
     assert admin_client.get("/v1/registration-tokens").json()["items"] == []
 
 
@@ -48,7 +49,7 @@ def test_agent_client_dpop_bound(admin_client: httpx.Client, users: list[str]) -
     assert admin_client.post("/v1/agents", json={"name": "bot", "owner": "alice"}).status_code == 201
     for value in NOT_BOOLEANS:
         r = admin_client.put("/v1/agents/bot/client", json={"dpop_bound_access_tokens": value})
-        _bool_field_refused(r, "dpop_bound_access_tokens")
+        _refused(r, "dpop_bound_access_tokens")
     assert admin_client.get("/v1/agents/bot/client").json()["dpop_bound_access_tokens"] is False
 
 
@@ -69,11 +70,36 @@ def test_attribute_values_are_never_coerced(admin_client: httpx.Client) -> None:
 def test_query_booleans_are_the_text_true_or_false(admin_client: httpx.Client) -> None:
     for value in ["yes", "1", "0", "on", "True", "FALSE", "t", ""]:
         r = admin_client.get("/v1/audit/stream", params={"after": "0", "follow": value})
-        _bool_field_refused(r, "follow")
+        _refused(r, "follow")
     with admin_client.stream("GET", "/v1/audit/stream", params={"after": "0", "follow": "false"}) as r:
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/event-stream")
         assert "".join(r.iter_text()).startswith("retry:")  # it ended by itself: follow=false was understood
+
+
+def test_integers_are_never_coerced(admin_client: httpx.Client, users: list[str]) -> None:
+    for value in ["5", 5.0, True, "five"]:
+        r = admin_client.post("/v1/agents", json={"name": "bot", "owner": "alice", "clearance": value})
+        _refused(r, "clearance")
+        r = admin_client.post("/v1/registration-tokens", json={"owner": "alice", "max_uses": value})
+        _refused(r, "max_uses")
+    assert admin_client.get("/v1/agents").json()["items"] == []
+    assert admin_client.get("/v1/registration-tokens").json()["items"] == []
+
+
+def test_date_times_are_rfc3339_text_never_seconds(admin_client: httpx.Client, users: list[str]) -> None:
+    # GET /v1/events?until=0.5 answered 200: pydantic read 0.5 as seconds since 1970
+    for text in ["0.5", "1700000000", "-1", "1e9"]:
+        for name in ("since", "until"):
+            _refused(admin_client.get("/v1/events", params={name: text}), name)
+    assert admin_client.get("/v1/events", params={"until": "2030-01-01T00:00:00Z"}).status_code == 200
+    values: list[object] = [1700000000, 0.5, "1700000000", True]
+    for value in values:
+        r = admin_client.post("/v1/registration-tokens", json={"owner": "alice", "expires_at": value})
+        _refused(r, "expires_at")
+        r = admin_client.post("/v1/admin-tokens", json={"name": "x", "role": "auditor", "expires_at": value})
+        _refused(r, "expires_at")
+    assert admin_client.get("/v1/registration-tokens").json()["items"] == []
 
 
 def _query_params(dependant: Any) -> list[Any]:
@@ -84,22 +110,29 @@ def _query_params(dependant: Any) -> list[Any]:
     return found
 
 
-def _bool_schemas(node: Any) -> list[dict[str, Any]]:
-    """Every ``bool`` schema inside a pydantic core schema."""
-    found: list[dict[str, Any]] = []
+def _schemas(node: Any, kind: str, parent: Any = None) -> list[tuple[dict[str, Any], Any]]:
+    """Every ``kind`` schema (``bool``, ``int``, ``datetime``) inside a pydantic core schema, with its parent."""
+    found: list[tuple[dict[str, Any], Any]] = []
     if isinstance(node, dict):
-        if node.get("type") == "bool":
-            found.append(node)
+        if node.get("type") == kind:
+            found.append((node, parent))
         for value in node.values():
-            found += _bool_schemas(value)
+            found += _schemas(value, kind, node)
     elif isinstance(node, list | tuple):
         for value in node:
-            found += _bool_schemas(value)
+            found += _schemas(value, kind, parent)
     return found
 
 
-def test_every_boolean_of_every_request_is_strict(remit: Remit) -> None:
-    """Over every route of the app: a body's booleans are strict, a query's booleans are ``QueryBool``."""
+def _validator_name(schema: Any) -> str:
+    """The name of a ``function-before`` schema's function."""
+    function = schema.get("function", {}) if isinstance(schema, dict) else {}
+    return str(getattr(function.get("function"), "__name__", ""))
+
+
+def test_every_boolean_integer_and_date_time_of_every_request_is_strict(remit: Remit) -> None:
+    """Over every route of the app: a body's booleans and integers are strict, its date-times ``DateTime``; a query's
+    booleans are ``QueryBool``, its date-times ``DateTime``."""
     app = create_app(remit.settings, remit=remit)
     bodies: set[type[BaseModel]] = set()
     query_bools: list[str] = []
@@ -112,15 +145,22 @@ def test_every_boolean_of_every_request_is_strict(remit: Remit) -> None:
             if isinstance(annotation, type) and issubclass(annotation, BaseModel):
                 bodies.add(annotation)
         for param in _query_params(original.dependant):
+            validators = [getattr(getattr(m, "func", None), "__name__", "") for m in param.field_info.metadata]
             if param.field_info.annotation is bool:
                 query_bools.append(param.name)
-                validators = [getattr(m, "func", None) for m in param.field_info.metadata]
-                assert any(getattr(f, "__name__", "") == "_query_bool" for f in validators), (original.path, param)
+                assert "_query_bool" in validators, (original.path, param.name)
+            if "datetime" in str(param.field_info.annotation):
+                assert "_date_time" in validators, (original.path, param.name)
     assert query_bools == ["follow"]
     assert len(bodies) > 20
-    strict = 0
+    checked = 0
     for model in bodies:
-        for schema in _bool_schemas(model.__pydantic_core_schema__):
-            assert schema.get("strict") is True, (model.__name__, schema)
-            strict += 1
-    assert strict >= 5
+        core = model.__pydantic_core_schema__
+        for kind in ("bool", "int"):
+            for schema, _ in _schemas(core, kind):
+                assert schema.get("strict") is True, (model.__name__, schema)
+                checked += 1
+        for _, parent in _schemas(core, "datetime"):
+            assert parent.get("type") == "function-before" and _validator_name(parent) == "_date_time", model.__name__
+            checked += 1
+    assert checked >= 15
