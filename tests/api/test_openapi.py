@@ -213,3 +213,15 @@ def test_the_docs_give_the_page_sizes_of_the_code() -> None:
     with pytest.raises(ValidationError) as info:
         check_limit(MAX_PAGE_SIZE + 1, MAX_PAGE_SIZE)
     assert (info.value.message, info.value.field) == (f"limit must be from 1 to {MAX_PAGE_SIZE}", "limit")
+
+
+def test_attributes_are_closed_to_keys_outside_their_pattern(openapi: dict[str, Any], live: LiveServer) -> None:
+    # the schema left other keys open (patternProperties alone), so schema-valid attributes were refused
+    schemas = openapi["components"]["schemas"]
+    for model in ("AgentCreateRequest", "UserCreateRequest", "ResourceCreateRequest"):
+        attributes = schemas[model]["properties"]["attributes"]
+        assert attributes["additionalProperties"] is False, model
+        assert list(attributes["patternProperties"]) == ["^[a-z][a-z0-9_]{0,62}$"]
+    with live.client(live.admin_token) as client:
+        r = client.post("/v1/users", json={"id": "carol", "email": "c@example.org", "attributes": {"Team": "x"}})
+        assert (r.status_code, r.json()["field"]) == (422, "attributes.Team")

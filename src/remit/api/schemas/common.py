@@ -70,7 +70,10 @@ AttrString = Annotated[str, StringConstraints(max_length=256, pattern=_SAFE)]
 AttrInt = Annotated[Int, Field(ge=-(2**63), le=2**63 - 1)]
 AttrValue = Bool | AttrInt | AttrString | Annotated[list[AttrString], Field(max_length=32)]
 AttrKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
-Attributes = Annotated[dict[AttrKey, AttrValue], Field(max_length=32)]
+#: keys outside the pattern are refused: the schema says so too (pydantic alone leaves other keys open)
+Attributes = Annotated[
+    dict[AttrKey, AttrValue], Field(max_length=32, json_schema_extra={"additionalProperties": False})
+]
 
 
 class Request(BaseModel):
