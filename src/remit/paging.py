@@ -11,6 +11,21 @@ from remit.errors import ValidationError
 
 T = TypeVar("T")
 
+#: the most items a listing answers at once, unless ``api.max_page_size`` says otherwise (its default)
+MAX_PAGE_SIZE = 200
+#: the items of a listing that names no ``limit``, unless ``api.default_page_size`` says otherwise
+DEFAULT_PAGE_SIZE = 50
+#: the most ``api.max_page_size`` may be set to
+PAGE_SIZE_CEILING = 1000
+
+
+def check_limit(limit: int, maximum: int) -> int:
+    """``limit`` if a listing may answer that many items at once; else ``ValidationError`` on ``limit``, saying the
+    range. ``maximum`` is the deployment's ``api.max_page_size``: the number the OpenAPI document and the docs give."""
+    if not 1 <= limit <= maximum:
+        raise ValidationError(f"limit must be from 1 to {maximum}", field="limit")
+    return limit
+
 
 @dataclass(frozen=True, slots=True)
 class PageRequest:

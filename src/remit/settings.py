@@ -21,6 +21,7 @@ from pydantic_settings import (
 )
 
 from remit.errors import ConfigurationError
+from remit.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PAGE_SIZE_CEILING
 
 _TRUST_DOMAIN = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,253}[a-z0-9])?$")
 
@@ -32,9 +33,9 @@ class ApiSettings(BaseModel):
 
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
     """Larger request bodies are refused with 413 before they are read."""
-    max_page_size: int = Field(default=200, ge=1, le=1000)
-    """The largest ``limit`` a listing accepts."""
-    default_page_size: int = Field(default=50, ge=1, le=1000)
+    max_page_size: int = Field(default=MAX_PAGE_SIZE, ge=1, le=PAGE_SIZE_CEILING)
+    """The largest ``limit`` a listing accepts (the OpenAPI document says the same)."""
+    default_page_size: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=PAGE_SIZE_CEILING)
     """The ``limit`` of a listing that names none."""
     tls_cert_file: Path | None = None
     """PEM certificate (chain) of the server: ``remit serve`` speaks HTTPS with it. Unset: plain HTTP."""

@@ -18,7 +18,9 @@ from remit.admin.access import (
     authorize,
     is_allowed,
     owner_scope,
+    sees_every,
     user_scope,
+    visible,
 )
 from remit.container import Remit
 from remit.errors import Forbidden, NotFound
@@ -340,11 +342,31 @@ def test_scopes() -> None:
     assert user_scope(ADMIN) is None
     assert user_scope(AUDITOR) is None
     assert user_scope(ALICE) == "alice"
-    nobody = AdminPrincipal(actor="x", role=AdminRole.OWNER)
-    for scope in (owner_scope(nobody), user_scope(nobody)):
-        assert scope is not None
-        assert scope not in ("", "alice")
-        assert "\x00" in scope  # can never equal a real user id
+    assert owner_scope(ALICE, Act.API_KEY_READ) == "alice"
+    assert owner_scope(AUDITOR, Act.API_KEY_READ) is None
+
+
+@pytest.mark.parametrize(
+    "principal", [PEP, AdminPrincipal(actor="x", role=AdminRole.OWNER)], ids=["pep", "owner-without-user"]
+)
+def test_no_scope_is_a_refusal(principal: AdminPrincipal) -> None:
+    # a caller who may read no agent (or user) at all is refused a listing, not handed an empty page
+    for scope in (owner_scope, user_scope, lambda p: owner_scope(p, Act.API_KEY_READ)):
+        with pytest.raises(Forbidden) as info:
+            scope(principal)
+        assert info.value.code == "forbidden"
+        assert info.value.message.startswith(f"role {principal.role.value} may not ")
+
+
+def test_visible_keeps_what_the_caller_may_read_in_order() -> None:
+    targets = [("b-1", OTHERS), ("a-1", OWN), ("a-3", OWN_QUARANTINED)]
+    assert visible(ALICE, Act.AGENT_READ, targets) == ("a-1", "a-3")
+    assert visible(ADMIN, Act.AGENT_READ, targets) == ("b-1", "a-1", "a-3")
+    assert visible(PEP, Act.AGENT_READ, targets) == ()
+    users = [("bob", OTHER_USER), ("alice", SELF)]
+    assert visible(ALICE, Act.USER_READ, users) == ("alice",)
+    assert sees_every(AUDITOR, Act.USER_READ)
+    assert not sees_every(ALICE, Act.AGENT_READ)
 
 
 # -- through the registry, on both databases ------------------------------------------------------------------
@@ -382,10 +404,56 @@ def test_owner_lists_only_own_agents(two_owners: Remit, make_owner: OwnerFactory
     assert page.next_after is None  # b-1 lies beyond, but is not alice's
 
 
-def test_owner_without_a_user_lists_nothing(two_owners: Remit) -> None:
-    nobody = AdminPrincipal(actor="test:owner:none", role=AdminRole.OWNER)
-    assert two_owners.registry.list_agents(nobody, AgentFilter(), ALL).items == ()
-    assert two_owners.registry.list_users(nobody, UserFilter(), ALL).items == ()
+@pytest.mark.parametrize(
+    "principal",
+    [PEP, AdminPrincipal(actor="test:owner:none", role=AdminRole.OWNER)],
+    ids=["pep", "owner-without-user"],
+)
+def test_who_may_read_no_agent_is_refused_the_listings(two_owners: Remit, principal: AdminPrincipal) -> None:
+    reg = two_owners.registry
+    listings: list[Callable[[], object]] = [
+        lambda: reg.list_agents(principal, AgentFilter(), ALL),
+        lambda: reg.list_agents(principal, AgentFilter(owner="alice"), ALL),
+        lambda: reg.list_users(principal, UserFilter(), ALL),
+        lambda: two_owners.legacy_keys.report(principal, ALL),
+    ]
+    for listing in listings:
+        with pytest.raises(Forbidden) as info:
+            listing()
+        assert info.value.code == "forbidden"
+
+
+def test_owner_sees_only_own_members_of_a_role(two_owners: Remit, admin: AdminPrincipal) -> None:
+    reg = two_owners.registry
+    reg.create_role(admin, RoleDraft(name="reader"))
+    reg.create_role(admin, RoleDraft(name="writer"))
+    for agent in ("a-1", "b-1"):
+        reg.assign_agent(admin, "reader", agent, True)
+    reg.assign_agent(admin, "writer", "b-1", True)
+    for user in ("alice", "bob"):
+        reg.assign_user(admin, "reader", user, True)
+    reg.assign_user(admin, "writer", "bob", True)
+    alice = owner_principal("alice")
+
+    role = reg.get_role(alice, "reader")
+    assert (role.agents, role.users) == (("a-1",), ("alice",))
+    listed = {r.name: (r.agents, r.users) for r in reg.list_roles(alice, RoleFilter(), ALL).items}
+    assert listed == {"reader": (("a-1",), ("alice",)), "writer": ((), ())}
+    # admins and auditors see every member
+    for everyone in (admin, AUDITOR):
+        role = reg.get_role(everyone, "reader")
+        assert (role.agents, role.users) == (("a-1", "b-1"), ("alice", "bob"))
+
+    def names(principal: AdminPrincipal, **where: str) -> list[str]:
+        return [r.name for r in reg.list_roles(principal, RoleFilter(**where), ALL).items]
+
+    assert names(alice, agent="a-1") == ["reader"]
+    assert names(alice, user="alice") == ["reader"]
+    # another owner's agent, or another user, answers as one that does not exist: no roles
+    assert names(alice, agent="b-1") == names(alice, agent="ghost") == []
+    assert names(alice, user="bob") == names(alice, user="ghost") == []
+    assert names(admin, agent="b-1") == ["reader", "writer"]
+    assert names(admin, user="bob") == ["reader", "writer"]
 
 
 def test_owner_cannot_reach_another_owners_agent(

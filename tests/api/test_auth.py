@@ -105,3 +105,80 @@ def test_disabling_a_user_stops_their_tokens(
         }
         assert admin_client.patch("/v1/users/bob", json={"status": "disabled"}).status_code == 200
         assert bob.get("/v1/agents").status_code == 401
+
+
+def test_owner_cannot_probe_other_owners_agents_through_roles(
+    live: LiveServer, admin_client: httpx.Client, users: list[str], mint: TokenFactory
+) -> None:
+    for name, owner in (("alice-bot", "alice"), ("bob-bot", "bob")):
+        assert admin_client.post("/v1/agents", json={"name": name, "owner": owner}).status_code == 201
+    assert admin_client.post("/v1/roles", json={"name": "reader"}).status_code == 201
+    for member in ("agents/alice-bot", "agents/bob-bot", "users/alice", "users/bob"):
+        assert admin_client.put(f"/v1/roles/reader/{member}").status_code == 200
+    everyone = admin_client.get("/v1/roles/reader").json()
+    assert (everyone["agents"], everyone["users"]) == (["alice-bot", "bob-bot"], ["alice", "bob"])
+
+    with live.client(mint(AdminRole.OWNER, user_id="alice")) as alice:
+        role = alice.get("/v1/roles/reader").json()
+        assert (role["agents"], role["users"]) == (["alice-bot"], ["alice"])
+        listed = alice.get("/v1/roles").json()["items"]
+        assert [(r["name"], r["agents"], r["users"]) for r in listed] == [("reader", ["alice-bot"], ["alice"])]
+        assert [r["name"] for r in alice.get("/v1/roles", params={"agent": "alice-bot"}).json()["items"]] == ["reader"]
+        # another owner's agent (or another user) answers exactly as one that does not exist
+        for param, hidden, unknown in (("agent", "bob-bot", "ghost-bot"), ("user", "bob", "ghost")):
+            seen = alice.get("/v1/roles", params={param: hidden})
+            missing = alice.get("/v1/roles", params={param: unknown})
+            assert (
+                (seen.status_code, seen.json())
+                == (missing.status_code, missing.json())
+                == (
+                    200,
+                    {"items": [], "next_cursor": None},
+                )
+            )
+
+
+PEP_REFUSED = [
+    "/v1/agents",
+    "/v1/users",
+    "/v1/roles",
+    "/v1/resources",
+    "/v1/events",
+    "/v1/api-keys",
+    "/v1/audit",
+    "/v1/audit/chain",
+    "/v1/admin-tokens",
+    "/v1/registration-tokens",
+    "/v1/policies",
+    "/v1/policies/active",
+    "/v1/entities",
+    "/v1/keys",
+]
+
+
+def test_pep_reads_no_listing_but_decides_and_introspects(
+    live: LiveServer, admin_client: httpx.Client, users: list[str], mint: TokenFactory
+) -> None:
+    assert admin_client.post("/v1/agents", json={"name": "bot", "owner": "alice"}).status_code == 201
+    with live.client(mint(AdminRole.PEP)) as pep:
+        for path in PEP_REFUSED:
+            r = pep.get(path)
+            assert r.status_code == 403, (path, r.text)
+            body = r.json()
+            assert body["code"] == "forbidden", path
+            assert body["message"].startswith("role pep may not "), path
+        assert pep.get("/v1/agents", params={"owner": "alice"}).status_code == 403
+        assert pep.get("/v1/agents/bot").status_code == 404  # it cannot tell the agent exists
+
+        # what a PEP is for still works: decisions, introspection, the metrics
+        evaluation = {
+            "subject": {"type": "agent", "id": "bot"},
+            "action": {"name": "read"},
+            "resource": {"type": "app", "id": "crm"},
+        }
+        decided = pep.post("/access/v1/evaluation", json=evaluation)
+        assert decided.status_code == 200
+        assert decided.json()["decision"] is False
+        introspected = pep.post("/oauth/introspect", data={"token": "not-a-token"})
+        assert (introspected.status_code, introspected.json()) == (200, {"active": False})
+        assert pep.get("/metrics").status_code == 200

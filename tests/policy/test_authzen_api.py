@@ -421,7 +421,8 @@ def test_peps_authenticate_with_a_bearer_token_and_need_a_role_that_may_evaluate
             assert _ok(client, EVALUATION, body)["decision"] is True
     with live.client(mint(AdminRole.PEP)) as pep:  # a PEP asks for decisions, nothing else
         assert pep.post("/v1/users", json={"id": "mallory", "email": "m@example.org"}).status_code == 403
-        assert pep.get("/v1/agents").json()["items"] == []
+        refused = pep.get("/v1/agents")
+        assert (refused.status_code, refused.json()["code"]) == (403, "forbidden")
     with live.client() as anonymous:  # the metadata is public
         meta = anonymous.get("/.well-known/authzen-configuration")
         assert meta.status_code == 200 and meta.json()["policy_decision_point"] == live.url

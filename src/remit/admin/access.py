@@ -4,11 +4,14 @@ Human admin roles:
 
 * ``admin``   everything.
 * ``auditor`` reads everything and may ask for decisions; changes nothing.
-* ``pep``     a policy enforcement point (gateway, SDK, external PEP): asks for decisions and reads the
-  metrics (``GET /metrics``, so that a PEP's token can serve a scraper too), nothing else.
+* ``pep``     a policy enforcement point (gateway, SDK, external PEP): asks for decisions (introspection too) and
+  reads the metrics (``GET /metrics``, so that a PEP's token can serve a scraper too), nothing else: a listing of
+  agents or users is refused, as every other read is.
 * ``owner``   registers agents in their own name and manages only the agents they own (and their keys, client
   certificates and legacy API keys, except adding one to a quarantined agent, their client metadata, and their
-  access tokens' revocation); reads the catalogue (roles, resources) and their own user record. Cannot transfer an
+  access tokens' revocation); reads the catalogue (roles, resources) and their own user record. Of a role's members
+  an owner sees only their own agents and themselves; asking for the roles of an agent or user they may not see
+  answers as for one that does not exist. Cannot transfer an
   agent to another owner, change what policies read about it (clearance, risk tier, environment, team, attributes)
   or its review date, change roles or resources, or lift a quarantine (a security response stays with admins).
 
@@ -17,7 +20,7 @@ Every check goes through ``authorize``; handlers and services never test roles t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -214,22 +217,41 @@ def authorize(principal: AdminPrincipal, act: Act, target: Target = None) -> Non
     raise Forbidden(f"role {principal.role.value} may not {act.value}" + _why(principal, act, target))
 
 
-def owner_scope(principal: AdminPrincipal) -> str | None:
-    """The only owner whose agents a listing may show, or None for all. Derived from the same rules."""
-    if is_allowed(principal, Act.AGENT_READ, AgentTarget(owner="\x00any", status="active")):
+def sees_every(principal: AdminPrincipal, act: Act) -> bool:
+    """Whether ``act`` (a read) is allowed on every agent or user, whoever it belongs to: nothing to filter."""
+    noun = act.value.split(".", 1)[0]
+    anyone: Target = UserTarget(id="\x00any") if noun == "user" else AgentTarget(owner="\x00any", status="active")
+    return is_allowed(principal, act, anyone)
+
+
+def owner_scope(principal: AdminPrincipal, act: Act = Act.AGENT_READ) -> str | None:
+    """The only owner whose agents a listing for ``act`` may show, or None for all. Derived from the same rules.
+
+    Raises ``Forbidden`` when the caller may ``act`` on no agent at all (a PEP): a listing says "forbidden" as
+    any other refusal of the role does, rather than answering an empty page."""
+    if sees_every(principal, act):
         return None
     if principal.user_id is not None and is_allowed(
-        principal, Act.AGENT_READ, AgentTarget(owner=principal.user_id, status="active")
+        principal, act, AgentTarget(owner=principal.user_id, status="active")
     ):
         return principal.user_id
-    return "\x00nobody"
+    raise Forbidden(f"role {principal.role.value} may not {act.value}")
 
 
 def user_scope(principal: AdminPrincipal) -> str | None:
-    """The only user a user listing may show, or None for all."""
-    if is_allowed(principal, Act.USER_READ, UserTarget(id="\x00any")):
+    """The only user a user listing may show, or None for all; ``Forbidden`` when it may show none."""
+    if sees_every(principal, Act.USER_READ):
         return None
-    return principal.user_id if principal.user_id is not None else "\x00nobody"
+    if principal.user_id is not None and is_allowed(principal, Act.USER_READ, UserTarget(id=principal.user_id)):
+        return principal.user_id
+    raise Forbidden(f"role {principal.role.value} may not {Act.USER_READ.value}")
+
+
+def visible(principal: AdminPrincipal, act: Act, targets: Iterable[tuple[str, Target]]) -> tuple[str, ...]:
+    """Of ``(key, target)`` pairs, the keys whose target ``principal`` may ``act`` on (a read), in order: what a
+    listing of someone else's objects may show (a role's member agents and users, say). The rest are left out
+    without a trace, as if they did not exist."""
+    return tuple(key for key, target in targets if is_allowed(principal, act, target))
 
 
 def _why(principal: AdminPrincipal, act: Act, target: Target) -> str:

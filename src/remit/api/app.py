@@ -11,7 +11,9 @@ from fastapi import FastAPI
 
 from remit import __version__
 from remit.api import accesslog, problems
+from remit.api.deps import page_size_in_openapi
 from remit.api.limits import BodySizeLimit
+from remit.api.methods import RouteTable
 from remit.api.request_id import RequestIdEcho
 from remit.api.routes import (
     access_tokens,
@@ -87,6 +89,9 @@ def create_app(settings: Settings, *, remit: Remit | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.remit = wired
+    build_openapi = app.openapi
+    # a listing's `limit` says this deployment's maximum, the one the API enforces and its message names
+    app.openapi = lambda: page_size_in_openapi(build_openapi(), settings.api.max_page_size)  # type: ignore[method-assign]
     problems.install(app)
     accesslog.install()  # uvicorn's access lines: no credential from a query string
     # The decision endpoints first: the router tries routes in order, and they carry the traffic.
@@ -112,7 +117,11 @@ def create_app(settings: Settings, *, remit: Remit | None = None) -> FastAPI:
     ):
         app.include_router(module.router)
     home.install(app)
-    app.router.routes[0:0] = authzen.fast_routes()
+    # A 405 names every method of the path, and a literal path is never taken by a route with a parameter: the
+    # guards go after the decision routes, which stay first.
+    table = RouteTable(app.routes)
+    app.router.routes[0:0] = [*authzen.fast_routes(), *table.guards()]
+    app.state.route_table = table
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes, bad_request_prefixes=("/access/",))
     app.add_middleware(RequestIdEcho)
     return app

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -10,8 +10,8 @@ from starlette.concurrency import run_in_threadpool
 
 from remit.admin.access import AdminPrincipal
 from remit.container import Remit
-from remit.errors import AuthenticationError, ValidationError
-from remit.paging import PageRequest, decode_cursor
+from remit.errors import AuthenticationError
+from remit.paging import PageRequest, check_limit, decode_cursor
 
 _bearer = HTTPBearer(auto_error=False, description="An admin token (`remit init` prints the first one).")
 
@@ -59,15 +59,36 @@ def _bearer_value(authorization: str | None) -> str | None:
 PrincipalDep = Annotated[AdminPrincipal, Depends(get_principal)]
 
 
+#: marks a listing's ``limit`` in the generated OpenAPI document, for ``page_size_in_openapi``
+PAGE_SIZE = "x-remit-page-size"
+
+
 async def get_page(
     remit: RemitDep,
-    limit: Annotated[int | None, Query(ge=1, le=1000, description="Items per page.")] = None,
+    # No maximum here: it is the deployment's api.max_page_size, which the app writes into its OpenAPI document
+    # where this marks the parameter (``page_size_in_openapi``).
+    limit: Annotated[
+        int | None, Query(ge=1, description="Items per page.", json_schema_extra={PAGE_SIZE: True})
+    ] = None,
     cursor: Annotated[str | None, Query(max_length=400, description="`next_cursor` of the previous page.")] = None,
 ) -> PageRequest:
     api = remit.settings.api
-    if limit is not None and limit > api.max_page_size:
-        raise ValidationError(f"limit is at most {api.max_page_size}", field="limit")
-    return PageRequest(limit=limit or api.default_page_size, after=decode_cursor(cursor))
+    limit = api.default_page_size if limit is None else check_limit(limit, api.max_page_size)
+    return PageRequest(limit=limit, after=decode_cursor(cursor))
 
 
 PageDep = Annotated[PageRequest, Depends(get_page)]
+
+
+def page_size_in_openapi(document: dict[str, Any], maximum: int) -> dict[str, Any]:
+    """Give every listing's ``limit`` in ``document`` the deployment's ``maximum`` (``api.max_page_size``), the number
+    ``get_page`` enforces and says in its message. Idempotent."""
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                schema = parameter.get("schema", {})
+                if schema.pop(PAGE_SIZE, None):
+                    for branch in schema.get("anyOf", [schema]):
+                        if branch.get("type") == "integer":
+                            branch["maximum"] = maximum
+    return document

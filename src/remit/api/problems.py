@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from remit.api.methods import RouteTable, route_path
 from remit.errors import (
     AuthenticationError,
     BadRequest,
@@ -128,16 +129,26 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(422, "invalid_request", "; ".join(messages) + more, field)
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     message = str(exc.detail) if exc.detail else code.replace("_", " ")
     if exc.status_code == 404 and message == "Not Found":
         message = "no such endpoint; see /openapi.json"
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        allow = ", ".join(_allowed(request)) or headers.get("Allow", "")
+        headers["Allow"] = allow
+        message = f"{request.method} is not allowed here; this path answers {allow}"
     response = error_response(exc.status_code, code, message)
-    if exc.headers:
-        response.headers.update(exc.headers)
+    response.headers.update(headers)
     return response
+
+
+def _allowed(request: Request) -> tuple[str, ...]:
+    """Every method the request's path answers (the router names only those of the first route it matched)."""
+    table: RouteTable | None = getattr(request.app.state, "route_table", None)
+    return table.allowed(route_path(request.scope)) if table is not None else ()
 
 
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

@@ -19,6 +19,7 @@ Members (absent when they do not apply):
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -61,8 +62,32 @@ def parse_timestamp(text: str) -> datetime:
 # -- building records ------------------------------------------------------------------------------------------
 
 
+#: the characters each text column of the index holds, as the store's table declares them
+INDEX_WIDTHS: dict[str, int] = {"action": 200, "agent": 200, "owner": 200, "resource": 1100}
+#: a PostgreSQL b-tree entry is at most 2704 bytes: longer UTF-8 is keyed even within a column's width
+_INDEX_MAX_BYTES = 2000
+
+
+def index_key(value: Any, width: int) -> Any:
+    """A value as its index column holds it: itself when the column can hold it (at most ``width`` characters and
+    ``_INDEX_MAX_BYTES`` bytes of UTF-8, no NUL, which PostgreSQL cannot store), else ``sha256:`` and the hex
+    digest of its UTF-8 (71 characters). A search for the same value through this function still matches exactly;
+    the record's text keeps the value itself. A request's values are the caller's (an AuthZEN subject id of 1024
+    characters, say): a value the store refused would fail the whole batch, every decision in it."""
+    if not isinstance(value, str):
+        return value
+    if len(value) <= width and "\x00" not in value and (len(value) * 4 <= _INDEX_MAX_BYTES or _fits(value)):
+        return value
+    return "sha256:" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _fits(value: str) -> bool:
+    return len(value.encode("utf-8", "surrogatepass")) <= _INDEX_MAX_BYTES
+
+
 def index_columns(body: Json) -> Json:
-    """The columns stored beside a record's text, derived from it (and checked against it by verification)."""
+    """The columns stored beside a record's text, derived from it (and checked against it by verification). Text
+    the store cannot hold as it is is keyed (``index_key``)."""
     principal = body.get("principal") or {}
     resource = body.get("resource") or {}
     decision = body.get("decision") or {}
@@ -80,13 +105,17 @@ def index_columns(body: Json) -> Json:
         "id": body["id"],
         "at": body["at"],
         "kind": body["kind"],
-        "action": body["action"],
+        "action": index_key(body["action"], _ACTION_WIDTH),
         "source": body.get("source", ""),
-        "agent": agent,
-        "owner": principal.get("owner") or body.get("owner"),
-        "resource": resource_key,
+        "agent": index_key(agent, _AGENT_WIDTH),
+        "owner": index_key(principal.get("owner") or body.get("owner"), _OWNER_WIDTH),
+        "resource": index_key(resource_key, _RESOURCE_WIDTH),
         "allowed": decision.get("allowed") if decision else None,
     }
+
+
+_ACTION_WIDTH, _AGENT_WIDTH = INDEX_WIDTHS["action"], INDEX_WIDTHS["agent"]
+_OWNER_WIDTH, _RESOURCE_WIDTH = INDEX_WIDTHS["owner"], INDEX_WIDTHS["resource"]
 
 
 def with_seq(body: Json, seq: int) -> Json:

@@ -44,7 +44,7 @@ from remit.api.schemas.users import UserCreateRequest, UserResponse, UserUpdateR
 from remit.cli.backend import Json, Listing, MemberKind, PageArgs
 from remit.cli.home import local_principal, open_estate
 from remit.errors import ValidationError
-from remit.paging import Page, PageRequest, decode_cursor, encode_cursor
+from remit.paging import Page, PageRequest, check_limit, decode_cursor, encode_cursor
 from remit.policy.cases import Outcome
 from remit.policy.errors import PolicyValidationError
 from remit.policy.model import AuthzRequest
@@ -458,9 +458,7 @@ class LocalBackend:
 
     def _page(self, page: PageArgs) -> PageRequest:
         api = self._settings.api
-        limit = api.default_page_size if page.limit is None else page.limit
-        if not 1 <= limit <= api.max_page_size:
-            raise ValidationError(f"limit must be from 1 to {api.max_page_size}", field="limit")
+        limit = api.default_page_size if page.limit is None else check_limit(page.limit, api.max_page_size)
         return PageRequest(limit=limit, after=decode_cursor(page.cursor))
 
 

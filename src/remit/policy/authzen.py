@@ -81,11 +81,27 @@ def parse_json(raw: bytes) -> Any:
             raise InvalidAuthZenRequest("the request body is empty; send a JSON object", field="body")
         encoding = json.detect_encoding(raw)
     try:  # what json.loads(raw, parse_constant=...) does, with a decoder built once rather than per call
-        return _DECODER.decode(raw.decode(encoding, "surrogatepass"))
+        text = raw.decode(encoding, "surrogatepass")
+        body = _DECODER.decode(text)
+        # An unpaired surrogate (encoded, or escaped as \ud800) is not text: no record holding it could be stored,
+        # and the batch of decisions it was written with would fail with it. Only a body with escapes or non-ASCII
+        # can hold one, so the usual body is not looked at twice.
+        if ("\\u" in text or not text.isascii()) and not _is_text(body):
+            raise InvalidAuthZenRequest("the request body holds an unpaired surrogate: it is not text", field="body")
+        return body
     except RecursionError as exc:
         raise InvalidAuthZenRequest("the request body is nested too deeply", field="body") from exc
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise InvalidAuthZenRequest(f"the request body is not valid JSON: {_short(exc)}", field="body") from exc
+
+
+def _is_text(body: Any) -> bool:
+    """Whether every string in ``body`` (keys too) is valid Unicode, encodable as UTF-8."""
+    try:
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def body_object(body: Any) -> Json:

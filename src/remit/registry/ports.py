@@ -8,6 +8,7 @@ detail not shown) for any database failure.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -62,6 +63,10 @@ class RegistryTx(Protocol):
 
     # agents
     def get_agent(self, name: str) -> Agent | None: ...
+    def get_agents(self, names: Sequence[str]) -> dict[str, Agent]:
+        """The agents of these names that exist, by name."""
+        ...
+
     def list_agents(self, where: AgentFilter, page: PageRequest) -> Page[Agent]: ...
     def insert_agent(self, agent: Agent) -> None: ...
     def update_agent(self, agent: Agent) -> None: ...

@@ -13,7 +13,18 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from remit.admin.access import Act, AdminPrincipal, AgentTarget, UserTarget, authorize, owner_scope, user_scope
+from remit.admin.access import (
+    Act,
+    AdminPrincipal,
+    AgentTarget,
+    UserTarget,
+    authorize,
+    is_allowed,
+    owner_scope,
+    sees_every,
+    user_scope,
+    visible,
+)
 from remit.audit.events import ChangeEvent
 from remit.clock import Clock
 from remit.errors import Conflict, NotFound, ValidationError
@@ -185,9 +196,9 @@ class RegistryService:
             return agent
 
     def list_agents(self, p: AdminPrincipal, where: AgentFilter, page: PageRequest) -> Page[Agent]:
-        scope = owner_scope(p)
+        scope = owner_scope(p)  # a caller who may read no agent at all is refused, not answered an empty page
         if scope is not None:
-            if where.owner not in (None, scope) or _nobody(scope):
+            if where.owner not in (None, scope):
                 return Page(items=(), next_after=None)
             where = replace(where, owner=scope)
         with self._store.transaction(readonly=True) as tx:
@@ -288,10 +299,8 @@ class RegistryService:
             return user
 
     def list_users(self, p: AdminPrincipal, where: UserFilter, page: PageRequest) -> Page[User]:
-        scope = user_scope(p)
+        scope = user_scope(p)  # as for agents: refused to a caller who may read no user
         if scope is not None:
-            if _nobody(scope):
-                return Page(items=(), next_after=None)
             where = replace(where, only_id=scope)
         with self._store.transaction(readonly=True) as tx:
             return tx.list_users(where, page)
@@ -345,14 +354,22 @@ class RegistryService:
         return role
 
     def get_role(self, p: AdminPrincipal, name: str) -> Role:
+        """The role, with only the members ``p`` may see."""
         authorize(p, Act.ROLE_READ)
         with self._store.transaction(readonly=True) as tx:
-            return _get_role(tx, name)
+            return _seen_by(tx, p, _get_role(tx, name))
 
     def list_roles(self, p: AdminPrincipal, where: RoleFilter, page: PageRequest) -> Page[Role]:
+        """Roles by name, each with only the members ``p`` may see. Filtered by an agent or user ``p`` may not see,
+        the answer is the one for an agent or user that does not exist: no roles."""
         authorize(p, Act.ROLE_READ)
         with self._store.transaction(readonly=True) as tx:
-            return tx.list_roles(where, page)
+            if where.agent is not None and not _sees_agent(tx, p, where.agent):
+                return Page(items=(), next_after=None)
+            if where.user is not None and not is_allowed(p, Act.USER_READ, UserTarget(id=where.user)):
+                return Page(items=(), next_after=None)
+            found = tx.list_roles(where, page)
+            return replace(found, items=tuple(_seen_by(tx, p, role) for role in found.items))
 
     def update_role(self, p: AdminPrincipal, name: str, changes: RoleChanges) -> Role:
         authorize(p, Act.ROLE_UPDATE)
@@ -364,11 +381,11 @@ class RegistryService:
             if changes.permissions is not None:
                 after = replace(after, permissions=_permissions(tx, changes.permissions))
             if after == before:
-                return before
+                return _seen_by(tx, p, before)
             after = replace(after, updated_at=self._clock.now())
             tx.update_role(after)
             self._record(tx, p, "role.update", "role", name, before, after)
-            return after
+            return _seen_by(tx, p, after)
 
     def delete_role(self, p: AdminPrincipal, name: str) -> None:
         authorize(p, Act.ROLE_DELETE)
@@ -385,11 +402,11 @@ class RegistryService:
             if member and agent.status is AgentStatus.RETIRED:
                 raise Conflict(f"agent {agent_name!r} is retired", field="agent")
             if not tx.set_agent_member(role, agent_name, member):
-                return before
+                return _seen_by(tx, p, before)
             after = _get_role(tx, role)
             verb = "role.assign" if member else "role.unassign"
             self._record(tx, p, verb, "role", role, before, after, extra={"agent": agent_name})
-            return after
+            return _seen_by(tx, p, after)
 
     def assign_user(self, p: AdminPrincipal, role: str, user_id: str, member: bool) -> Role:
         authorize(p, Act.ROLE_ASSIGN)
@@ -398,11 +415,11 @@ class RegistryService:
             if tx.get_user(user_id) is None:
                 raise NotFound(f"no such user {user_id!r}", field="user")
             if not tx.set_user_member(role, user_id, member):
-                return before
+                return _seen_by(tx, p, before)
             after = _get_role(tx, role)
             verb = "role.assign" if member else "role.unassign"
             self._record(tx, p, verb, "role", role, before, after, extra={"user": user_id})
-            return after
+            return _seen_by(tx, p, after)
 
     # resources ------------------------------------------------------------------------------------------
 
@@ -537,9 +554,24 @@ def _jsonable(value: object) -> Any:
     return value
 
 
-def _nobody(scope: str) -> bool:
-    """A scope sentinel such as ``"\\x00nobody"`` matches no one; PostgreSQL refuses NUL in a query anyway."""
-    return "\x00" in scope
+def _sees_agent(tx: RegistryTx, p: AdminPrincipal, name: str) -> bool:
+    """Whether ``p`` may read the agent ``name``; False for one that does not exist, the same answer."""
+    if sees_every(p, Act.AGENT_READ):
+        return True
+    agent = tx.get_agent(name)
+    return agent is not None and is_allowed(p, Act.AGENT_READ, _agent_target(agent))
+
+
+def _seen_by(tx: RegistryTx, p: AdminPrincipal, role: Role) -> Role:
+    """``role`` with only the member agents and users ``p`` may read: an owner sees their own agents and
+    themselves, not who else holds the role."""
+    agents, users = role.agents, role.users
+    if agents and not sees_every(p, Act.AGENT_READ):
+        found = tx.get_agents(agents)
+        agents = visible(p, Act.AGENT_READ, ((n, _agent_target(found[n])) for n in agents if n in found))
+    if users and not sees_every(p, Act.USER_READ):
+        users = visible(p, Act.USER_READ, ((u, UserTarget(id=u)) for u in users))
+    return replace(role, agents=agents, users=users)
 
 
 def _classified(draft: AgentDraft) -> tuple[object, ...]:

@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from remit.audit.chain import Checkpoint, StoredRecord, checkpoint_payload, link
-from remit.audit.record import canonical, index_columns, with_seq
+from remit.audit.record import INDEX_WIDTHS, canonical, index_columns, index_key, with_seq
 from remit.errors import StoreError, ValidationError
 from remit.paging import Page, PageRequest
 from remit.store.bounds import unbounded
@@ -387,15 +387,17 @@ class AuditStore:
                         text=row.text,
                         prev_hash=row.prev_hash,
                         hash=row.hash,
+                        # as index_columns derives them: a value stored whole before it was keyed (SQLite holds
+                        # any length) still agrees with its text
                         columns={
                             "id": row.id,
                             "at": row.at,
                             "kind": row.kind,
-                            "action": row.action,
+                            "action": index_key(row.action, INDEX_WIDTHS["action"]),
                             "source": row.source,
-                            "agent": row.agent,
-                            "owner": row.owner,
-                            "resource": row.resource,
+                            "agent": index_key(row.agent, INDEX_WIDTHS["agent"]),
+                            "owner": index_key(row.owner, INDEX_WIDTHS["owner"]),
+                            "resource": index_key(row.resource, INDEX_WIDTHS["resource"]),
                             "allowed": row.allowed,
                         },
                     )

@@ -54,6 +54,9 @@ from remit.store.tables import (
 log = logging.getLogger(__name__)
 R = TypeVar("R")
 
+#: names per ``IN (...)`` list: well under SQLite's and PostgreSQL's bind-parameter limits
+_IN_CHUNK = 500
+
 
 class SqlStore:
     """``RegistryStore`` over one SQLAlchemy engine."""
@@ -140,6 +143,14 @@ class SqlTx(PolicyQueries):
     def get_agent(self, name: str) -> Agent | None:
         row = self.s.get(AgentRow, name)
         return None if row is None else self._agent(row)
+
+    def get_agents(self, names: Sequence[str]) -> dict[str, Agent]:
+        found: dict[str, Agent] = {}
+        wanted = sorted(set(names))
+        for start in range(0, len(wanted), _IN_CHUNK):  # bound the bind parameters of one statement
+            rows = self.s.scalars(select(AgentRow).where(AgentRow.name.in_(wanted[start : start + _IN_CHUNK])))
+            found.update((row.name, self._agent(row)) for row in rows)
+        return found
 
     def list_agents(self, where: AgentFilter, page: PageRequest) -> Page[Agent]:
         q = select(AgentRow)

@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from remit.admin.access import Act, AdminPrincipal, AgentTarget, authorize, is_allowed
+from remit.admin.access import Act, AdminPrincipal, owner_scope
 from remit.audit.events import ChangeEvent
 from remit.clock import Clock
 from remit.errors import Conflict, NotFound, ValidationError
@@ -91,13 +91,7 @@ class LegacyKeyService:
     def report(self, p: AdminPrincipal, page: PageRequest) -> Page[tuple[LegacyApiKey, str]]:
         """Every legacy key with its agent's owner, by id: all of them for admins and auditors, an owner's agents'
         for an owner."""
-        if is_allowed(p, Act.API_KEY_READ, AgentTarget(owner="\x00any", status="active")):
-            owner = None
-        elif p.user_id is not None and is_allowed(p, Act.API_KEY_READ, AgentTarget(owner=p.user_id, status="active")):
-            owner = p.user_id
-        else:
-            authorize(p, Act.API_KEY_READ)  # raises: this role reads no keys at all
-            owner = "\x00nobody"  # pragma: no cover - authorize raised
+        owner = owner_scope(p, Act.API_KEY_READ)  # raises for a role that reads no keys at all
         with self._store.reading() as tx:
             return tx.report(owner, page)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
 from remit.admin.access import AdminRole
 from remit.api.deps import PageDep, PrincipalDep, RemitDep
@@ -16,7 +16,7 @@ from remit.api.schemas.admin import (
     AdminTokenResponse,
     EventResponse,
 )
-from remit.api.schemas.common import PageResponse
+from remit.api.schemas.common import DateTime, PageResponse
 from remit.errors import ValidationError
 from remit.registry.ports import EventFilter
 
@@ -45,8 +45,8 @@ def list_events(
     target_id: _Text = None,
     actor: _Text = None,
     action: _Text = None,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    since: DateTime | None = None,
+    until: DateTime | None = None,
 ) -> PageResponse[EventResponse]:
     """Registry changes, newest first: who changed what, with the object before and after."""
     if since is not None and until is not None and since >= until:

@@ -29,7 +29,7 @@ from remit.api.schemas.audit import (
     PublicKeyResponse,
     audit_filter,
 )
-from remit.api.schemas.common import PageResponse
+from remit.api.schemas.common import PageResponse, QueryBool
 from remit.container import Remit
 from remit.errors import BadRequest, RemitError
 from remit.store.audit import AuditFilter
@@ -172,7 +172,7 @@ async def stream_audit(
     since: _Time = None,
     until: _Time = None,
     after: _After = None,
-    follow: Annotated[bool, Query(description="false: end once caught up with the log.")] = True,
+    follow: Annotated[QueryBool, Query(description="`false`: end once caught up with the log.")] = True,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> StreamingResponse:
     """A live tail of the log as server-sent events (``text/event-stream``): records after ``Last-Event-ID`` (or

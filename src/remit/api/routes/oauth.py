@@ -15,6 +15,7 @@ from remit.admin.access import Act, authorize
 from remit.api.deps import RemitDep, authenticate
 from remit.api.routes._common import OAUTH_UNAVAILABLE
 from remit.api.schemas.common import ErrorBody
+from remit.api.schemas.oauth import IntrospectForm, OAuthErrorBody, RevokeForm, TokenForm, form_body
 from remit.api.tls import client_certificate
 from remit.container import Remit
 from remit.tokens.agentkeys import AGENT_KEY_ALGORITHMS
@@ -31,18 +32,20 @@ MAX_FORM_BYTES = 16_384
 
 _TOKEN_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {
+        "model": OAuthErrorBody,
         "description": "RFC 6749 §5.2 error: invalid_request, unsupported_grant_type, invalid_scope, invalid_target; "
-        "invalid_dpop_proof (RFC 9449 §5), use_dpop_nonce (§8, with a DPoP-Nonce header)"
+        "invalid_dpop_proof (RFC 9449 §5), use_dpop_nonce (§8, with a DPoP-Nonce header)",
     },
     401: {
+        "model": OAuthErrorBody,
         "description": "RFC 6749 §5.2 error: invalid_client (a missing, bad, expired or replayed assertion; a wrong, "
-        "expired or revoked legacy API key)"
+        "expired or revoked legacy API key)",
     },
-    503: OAUTH_UNAVAILABLE,
+    503: {"model": OAuthErrorBody, **OAUTH_UNAVAILABLE},
 }
 
 
-@router.post("/oauth/token", responses=_TOKEN_ERRORS)
+@router.post("/oauth/token", responses=_TOKEN_ERRORS, openapi_extra=form_body(TokenForm))
 async def token(request: Request, remit: RemitDep) -> JSONResponse:
     """Issue an access token (RFC 9068 JWT) to an agent: ``application/x-www-form-urlencoded`` with
     ``grant_type=client_credentials``, ``client_assertion_type``, ``client_assertion``, ``resource`` and
@@ -92,20 +95,23 @@ _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 LEGACY_AUTH_METHODS = (BASIC, POST)
 
 _REVOKE_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "RFC 6749 §5.2 error: invalid_request"},
-    401: {"description": "RFC 6749 §5.2 error: invalid_client (a missing, bad, expired or replayed assertion)"},
-    503: OAUTH_UNAVAILABLE,
+    400: {"model": OAuthErrorBody, "description": "RFC 6749 §5.2 error: invalid_request"},
+    401: {
+        "model": OAuthErrorBody,
+        "description": "RFC 6749 §5.2 error: invalid_client (a missing, bad, expired or replayed assertion)",
+    },
+    503: {"model": OAuthErrorBody, **OAUTH_UNAVAILABLE},
 }
 
 _INTROSPECT_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "RFC 6749 §5.2 error: invalid_request"},
+    400: {"model": OAuthErrorBody, "description": "RFC 6749 §5.2 error: invalid_request"},
     401: {"model": ErrorBody, "description": "No valid admin bearer token"},
     403: {"model": ErrorBody, "description": "The admin token's role may not introspect"},
-    503: OAUTH_UNAVAILABLE,
+    503: {"model": OAuthErrorBody, **OAUTH_UNAVAILABLE},
 }
 
 
-@router.post("/oauth/revoke", responses=_REVOKE_ERRORS)
+@router.post("/oauth/revoke", responses=_REVOKE_ERRORS, openapi_extra=form_body(RevokeForm))
 async def revoke(request: Request, remit: RemitDep) -> JSONResponse:
     """Revoke an access token (RFC 7009): form ``token``, optional ``token_type_hint``, and the agent's
     ``client_assertion_type`` and ``client_assertion`` as at the token endpoint, or ``client_id`` over mutual TLS.
@@ -117,7 +123,12 @@ async def revoke(request: Request, remit: RemitDep) -> JSONResponse:
     return JSONResponse({}, headers=_NO_STORE)
 
 
-@router.post("/oauth/introspect", responses=_INTROSPECT_ERRORS)
+@router.post(
+    "/oauth/introspect",
+    responses=_INTROSPECT_ERRORS,
+    # the caller is a PEP (or auditor, admin) with an admin token, read by the handler itself
+    openapi_extra={**form_body(IntrospectForm), "security": [{"HTTPBearer": []}]},
+)
 async def introspect(request: Request, remit: RemitDep) -> JSONResponse:
     """Introspect an access token (RFC 7662): form ``token``; the caller presents an admin bearer token of role
     pep, auditor or admin. Anything invalid, expired, revoked or whose agent is no longer active answers

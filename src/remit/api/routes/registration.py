@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from remit.api.deps import PageDep, PrincipalDep, RemitDep
 from remit.api.routes._common import ERRORS, OAUTH_UNAVAILABLE, render_page
 from remit.api.schemas.common import PageResponse
+from remit.api.schemas.oauth import ClientMetadata, OAuthErrorBody, json_body
 from remit.api.schemas.registration import (
     RegistrationTokenCreatedResponse,
     RegistrationTokenCreateRequest,
@@ -31,15 +32,25 @@ DEFAULT_LIFETIME = timedelta(hours=1)
 
 _REGISTER_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {
+        "model": OAuthErrorBody,
         "description": "RFC 7591 §3.2.2 error: invalid_client_metadata (the description names the field), "
-        "invalid_redirect_uri, invalid_software_statement"
+        "invalid_redirect_uri, invalid_software_statement",
     },
-    401: {"description": "RFC 6750 §3.1 invalid_token: a missing, unknown, expired, revoked or used-up token"},
-    503: OAUTH_UNAVAILABLE,
+    401: {
+        "model": OAuthErrorBody,
+        "description": "RFC 6750 §3.1 invalid_token: a missing, unknown, expired, revoked or used-up token",
+    },
+    503: {"model": OAuthErrorBody, **OAUTH_UNAVAILABLE},
 }
 
 
-@router.post("/oauth/register", tags=["oauth"], status_code=status.HTTP_201_CREATED, responses=_REGISTER_ERRORS)
+@router.post(
+    "/oauth/register",
+    tags=["oauth"],
+    status_code=status.HTTP_201_CREATED,
+    responses=_REGISTER_ERRORS,
+    openapi_extra=json_body(ClientMetadata),
+)
 async def register(request: Request, remit: RemitDep) -> JSONResponse:
     """Register a client as an agent (RFC 7591): a JSON object of client metadata (`client_name`, `owner`, `jwks` or
     `jwks_uri`, ...), with an initial access token as `Authorization: Bearer`. The answer (201) holds the

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from remit.admin.access import AdminRole
 from remit.admin.tokens import AdminToken
-from remit.api.schemas.common import Request, ShortText, UserId
+from remit.api.schemas.common import DateTime, Request, ShortText, UserId
 from remit.audit.events import ChangeEvent
 
 
@@ -54,7 +54,7 @@ class AdminTokenCreateRequest(Request):
     name: ShortText = Field(min_length=1, description="What the token is for.")
     role: AdminRole
     user_id: UserId | None = Field(default=None, description="Required for role owner: the human it acts for.")
-    expires_at: AwareDatetime | None = None
+    expires_at: DateTime | None = None
 
 
 class AdminTokenResponse(BaseModel):

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field, StrictBool
+from pydantic import BaseModel, Field
 
-from remit.api.schemas.common import Request
+from remit.api.schemas.common import Bool, Request
 from remit.tokens.clients import AgentClient
 
 
 class AgentClientRequest(Request):
-    dpop_bound_access_tokens: StrictBool = Field(
+    dpop_bound_access_tokens: Bool = Field(
         description="RFC 9449 §5.2: true refuses the agent's token requests that carry no DPoP proof, so that every "
         "token it gets is bound to its DPoP key."
     )

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from remit.api.schemas.common import (
     AgentName,
     Attributes,
     AttrValue,
+    DateTime,
+    Int,
     Label,
     LongText,
     Request,
@@ -28,7 +30,7 @@ class AgentCreateRequest(Request):
     team: Label = ""
     environment: Label = "production"
     risk_tier: RiskTier = RiskTier.MEDIUM
-    clearance: int = Field(default=0, ge=0, le=10)
+    clearance: Int = Field(default=0, ge=0, le=10)
     attributes: Attributes = Field(default_factory=dict)
 
     def to_draft(self) -> AgentDraft:
@@ -52,9 +54,9 @@ class AgentUpdateRequest(Request):
     team: Label | None = None
     environment: Label | None = None
     risk_tier: RiskTier | None = None
-    clearance: int | None = Field(default=None, ge=0, le=10)
+    clearance: Int | None = Field(default=None, ge=0, le=10)
     attributes: Attributes | None = None
-    review_due_at: AwareDatetime | None = None
+    review_due_at: DateTime | None = None
 
     def to_changes(self) -> AgentChanges:
         return AgentChanges(

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
-from remit.api.schemas.common import Request
+from remit.api.schemas.common import DateTime, Request
 from remit.tokens.legacykeys import LegacyApiKey
 
 
 class ApiKeyCreateRequest(Request):
-    expires_at: AwareDatetime = Field(
+    expires_at: DateTime = Field(
         description="Required: when the key stops working; at most `tokens.legacy_key_max_days` (90) days away."
     )
 

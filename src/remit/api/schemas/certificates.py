@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from remit.api.schemas.common import Request
+from remit.api.schemas.common import Int, Request
 from remit.tokens.ca import MAX_CSR_BYTES
 from remit.tokens.certificates import MAX_REASON_CHARS, AgentCertificate, CaRecord
 
@@ -18,7 +18,7 @@ class CaInitRequest(Request):
     organization: Organization | None = Field(
         default=None, description="The CA certificate's `O=`; default the setting `tokens.ca_organization`."
     )
-    valid_days: int | None = Field(
+    valid_days: Int | None = Field(
         default=None, ge=1, le=36_500, description="Validity of the CA certificate; default `tokens.ca_validity_days`."
     )
     key_type: Literal["p256", "ed25519"] = Field(
@@ -56,7 +56,7 @@ class CertificateIssueRequest(Request):
         description="A PEM PKCS #10 certificate signing request over the agent's own key: EC P-256 or P-384, "
         "Ed25519, or RSA of 2048 bits or more. Only its public key is used; subject and SAN come from the registry.",
     )
-    valid_for_seconds: int | None = Field(
+    valid_for_seconds: Int | None = Field(
         default=None,
         description="Validity; default `tokens.certificate_hours`, at most `tokens.max_certificate_hours`.",
     )

@@ -2,11 +2,58 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import Annotated, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+)
 
 T = TypeVar("T")
+
+#: A JSON boolean, ``true`` or ``false``: never ``"yes"``, ``"true"``, ``0`` or ``1`` coerced into one. Every
+#: boolean of a request body is one of these.
+Bool = StrictBool
+
+
+def _query_bool(value: object) -> object:
+    """A query string says a boolean as the text ``true`` or ``false``, nothing else (``1``, ``yes``, ``on``)."""
+    if value in ("true", "false"):
+        return value == "true"
+    if isinstance(value, bool):  # a default, or a caller inside the process
+        return value
+    raise ValueError("must be true or false")
+
+
+#: A boolean in a query string: exactly ``true`` or ``false``.
+QueryBool = Annotated[bool, BeforeValidator(_query_bool)]
+
+#: A JSON integer: never ``"5"`` or ``5.0`` coerced into one. Every integer of a request body is one of these.
+Int = StrictInt
+
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]")
+
+
+def _date_time(value: object) -> object:
+    """A date-time is RFC 3339 text; pydantic alone would take a number (``0.5``, ``"1700000000"``) as seconds since
+    1970."""
+    if isinstance(value, datetime):  # a caller inside the process
+        return value
+    if isinstance(value, str) and _RFC3339.match(value):
+        return value
+    raise ValueError("must be an RFC 3339 date-time with a time zone, e.g. 2026-01-01T00:00:00Z")
+
+
+#: A date-time with a time zone, as RFC 3339 text, in a body or a query string. Every request date-time is one.
+DateTime = Annotated[AwareDatetime, BeforeValidator(_date_time)]
 
 #: text without control characters (PostgreSQL cannot store NUL; logs should not carry escapes)
 _SAFE = r"^[^\x00-\x08\x0b-\x1f\x7f]*$"
@@ -20,10 +67,13 @@ RoleName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9._-]{0,
 ResourceId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9._:-]{0,126}[A-Za-z0-9_])?$")]
 Email = Annotated[str, StringConstraints(max_length=320, pattern=r"^[^@\s\x00-\x1f]{1,64}@[^@\s\x00-\x1f]{1,255}$")]
 AttrString = Annotated[str, StringConstraints(max_length=256, pattern=_SAFE)]
-AttrInt = Annotated[StrictInt, Field(ge=-(2**63), le=2**63 - 1)]
-AttrValue = StrictBool | AttrInt | AttrString | Annotated[list[AttrString], Field(max_length=32)]
+AttrInt = Annotated[Int, Field(ge=-(2**63), le=2**63 - 1)]
+AttrValue = Bool | AttrInt | AttrString | Annotated[list[AttrString], Field(max_length=32)]
 AttrKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
-Attributes = Annotated[dict[AttrKey, AttrValue], Field(max_length=32)]
+#: keys outside the pattern are refused: the schema says so too (pydantic alone leaves other keys open)
+Attributes = Annotated[
+    dict[AttrKey, AttrValue], Field(max_length=32, json_schema_extra={"additionalProperties": False})
+]
 
 
 class Request(BaseModel):

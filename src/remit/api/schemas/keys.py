@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from remit.api.schemas.common import Request
+from remit.api.schemas.common import Bool, Request
 from remit.tokens.keys import Alg, KeyStatus, VerificationKey
 
 _REASON = r"^[^\x00-\x08\x0b-\x1f\x7f]*$"
@@ -55,7 +55,7 @@ class KeyResponse(BaseModel):
 
 class KeyRotateRequest(Request):
     reason: Annotated[str, StringConstraints(max_length=500, pattern=_REASON)] = ""
-    revoke_previous: bool = Field(
+    revoke_previous: Bool = Field(
         default=False,
         description="The old key stops verifying at once (a compromised key): every token it signed is refused.",
     )

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from remit.api.schemas.common import Request
+from remit.api.schemas.common import Bool, Int, Request
 from remit.policy.model import Mode, OnError
 from remit.policy.service import PolicyStatus
 from remit.policy.versions import PolicyVersion
@@ -24,7 +24,7 @@ class PolicyApplyRequest(Request):
     )
     on_error: OnError = OnError.DENY
     comment: Reason = ""
-    activate: bool = True
+    activate: Bool = True
 
 
 class PolicyValidateRequest(Request):
@@ -92,7 +92,7 @@ class ActivateRequest(Request):
 
 
 class RollbackRequest(Request):
-    to: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    to: Int | None = Field(default=None, ge=1, le=2**31 - 1)
     reason: Reason = ""
 
 

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
-from remit.api.schemas.common import Request, ShortText, UserId
+from remit.api.schemas.common import Bool, DateTime, Int, Request, ShortText, UserId
 from remit.tokens.registrationtokens import RegistrationToken
 
 
 class RegistrationTokenCreateRequest(Request):
     owner: UserId | None = Field(default=None, description="The owner of every agent the token registers.")
-    any_owner: bool = Field(
+    any_owner: Bool = Field(
         default=False, description="Instead of `owner`: the token registers agents for any owner the request names."
     )
-    expires_at: AwareDatetime | None = Field(default=None, description="Default: an hour from now; at most 30 days.")
-    max_uses: int | None = Field(default=None, ge=1, le=10_000, description="Default: until it expires.")
+    expires_at: DateTime | None = Field(default=None, description="Default: an hour from now; at most 30 days.")
+    max_uses: Int | None = Field(default=None, ge=1, le=10_000, description="Default: until it expires.")
     name: ShortText = Field(default="", description="What it is for.")
 
 
