@@ -227,16 +227,16 @@ def test_policy_test_against_the_active_set(files: Path, run: Run, as_json: Call
     [
         ("cases: [\n", "not valid YAML at line 2"),
         ("- a list\n", "a mapping with a `cases` list"),
-        ("cases: []\n", "cases: List should have at least 1 item"),
+        ("cases: []\n", "cases must have at least one item"),
         (
             "cases:\n  - {name: ok, principal: {type: agent, id: a}, action: read, resource: {type: tool, id: t}, "
             "expect: allow}\n  - {name: second, principal: {type: agent, id: a}, action: read, expect: allow}\n",
-            'cases[1].resource (case "second"): Field required',
+            'cases[1].resource is required (case "second")',
         ),
         (
             "cases:\n  - {name: x, principal: {type: agent, id: a}, action: read, resource: {type: tool, id: t}, "
             "expect: perhaps}\n",
-            "cases[0].expect (case \"x\"): Input should be 'allow' or 'deny'",
+            'cases[0].expect must be one of: allow, deny (case "x")',
         ),
     ],
 )

@@ -11,6 +11,7 @@ import typer
 from typer import core as typer_core
 
 from remit.errors import RemitError
+from remit.explain import explain
 from remit.policy.errors import PolicyValidationError
 from remit.tokens.errors import TokenError
 
@@ -45,10 +46,8 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, RemitError):
         named = exc.field and not exc.message.startswith(f"{exc.field}:")
         return clean(f"{exc.field}: {exc.message}" if named else exc.message)
-    if isinstance(exc, pydantic.ValidationError):
-        first = exc.errors()[0]
-        loc = ".".join(str(part) for part in first["loc"])
-        return clean(f"{loc}: {first['msg']}" if loc else first["msg"])
+    if isinstance(exc, pydantic.ValidationError):  # in the API's words, never pydantic's or a regex
+        return clean(explain(exc.errors(), whole="the input")[0].message)
     if isinstance(exc, OSError):
         name = f": {exc.filename}" if exc.filename else ""
         return clean(f"{exc.strerror or exc}{name}")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from remit.errors import ValidationError
+from remit.explain import json_problem
 from remit.policy.errors import PolicySyntaxError
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
@@ -78,7 +79,7 @@ def read_json(path: Path) -> Any:
     try:
         return json.loads(read_text(path))
     except json.JSONDecodeError as exc:
-        raise ValidationError(f"{path}: not valid JSON: {exc}") from None
+        raise ValidationError(f"{path}: not valid JSON: {json_problem(exc.msg, exc.doc, exc.pos)}") from None
 
 
 def read_schema(path: Path | None) -> dict[str, Any] | None:
