@@ -104,6 +104,6 @@ def create_app(settings: Settings, *, remit: Remit | None = None) -> FastAPI:
     ):
         app.include_router(module.router)
     app.router.routes[0:0] = authzen.fast_routes()
-    app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes, bad_request_prefixes=("/access/",))
+    app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
     app.add_middleware(RequestIdEcho)
     return app

@@ -28,8 +28,9 @@ from remit.errors import (
     ValidationError,
 )
 from remit.explain import explain, json_problem, one_line
+from remit.policy.authzen import InvalidAuthZenRequest
 from remit.policy.errors import PolicySyntaxError, PolicyValidationError
-from remit.tokens.errors import TokenError
+from remit.tokens.errors import InvalidClientMetadata, InvalidRequest, TokenError
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,24 @@ def oauth_error_response(exc: TokenError) -> JSONResponse:
         headers["WWW-Authenticate"] = f'Bearer realm="remit", error="{exc.code}", error_description="{description}"'
     headers.update(exc.headers)
     return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
+
+
+#: path prefixes whose errors have their own shape: AuthZEN's (400, not 413: its errors are 400, 401, 403 and 500)
+#: and OAuth's (RFC 6749 §5.2, RFC 7591 §3.2.2)
+AUTHZEN_PREFIX = "/access/"
+OAUTH_PREFIX = "/oauth/"
+
+
+def body_refused(path: str, message: str, *, too_large: bool) -> JSONResponse:
+    """A request body refused before it is read (``api.limits``): over the size limit (``too_large``), or with a
+    ``Content-Length`` that is not a number; in the shape of every other error of the endpoint it was sent to."""
+    if path.startswith(AUTHZEN_PREFIX):
+        return error_response(400, InvalidAuthZenRequest.code, message, "body")
+    status = 413 if too_large else 400
+    if path.startswith(OAUTH_PREFIX):
+        error = InvalidClientMetadata if path.startswith("/oauth/register") else InvalidRequest
+        return oauth_error_response(error(message, status=status))
+    return error_response(status, "body_too_large" if too_large else "bad_request", message, "body")
 
 
 async def _remit_error(_request: Request, exc: Exception) -> JSONResponse:
