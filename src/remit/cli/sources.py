@@ -40,7 +40,7 @@ class PolicySource:
         detail = _NAMED_POSITION.sub(elsewhere, detail)
         located = PolicySyntaxError(f"{path}: line {line}, column {exc.column}: {detail}")
         located.line, located.column, located.field = line, exc.column, None
-        lines = self.text.splitlines()
+        lines = self.text.split("\n")  # as the position counts them
         located.source_line = lines[exc.line - 1] if exc.line <= len(lines) else None
         return located
 
