@@ -269,3 +269,20 @@ def test_a_pattern_has_one_description() -> None:
     assert rule(r"^unique-test-pattern$", "a test pattern") == r"^unique-test-pattern$"
     with pytest.raises(ValueError, match="already described"):
         rule(r"^unique-test-pattern$", "other words")
+
+
+def test_a_validator_of_the_whole_input_says_its_own_sentence() -> None:
+    class Pages(BaseModel):
+        default: int = 50
+        most: int = 200
+
+        @pydantic.model_validator(mode="after")
+        def _fits(self) -> Pages:
+            if self.default > self.most:
+                raise ValueError("default must not exceed most")
+            return self
+
+    with pytest.raises(pydantic.ValidationError) as caught:
+        Pages(default=500)
+    [problem] = explain(caught.value.errors(), whole="the settings", name=lambda loc: f"<{loc}>")
+    assert (problem.field, problem.message) == ("body", "default must not exceed most")

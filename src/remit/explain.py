@@ -84,7 +84,7 @@ def explain(
     for group in _groups(items):
         err = _pick(group)
         loc = err.where
-        called = name(loc) if name is not None else (field_name(loc) if loc else whole)
+        called = whole if not loc else (name(loc) if name is not None else field_name(loc))
         out.append(Problem(field_name(loc), _message(err, called, loc, items, model, data), loc))
     return out
 
@@ -273,8 +273,8 @@ def _message(err: _Error, called: str, loc: tuple[Any, ...], items: list[_Error]
         return f"{called} must be valid Unicode text"
     if t == "json_invalid":
         return f"{called} is not valid JSON"
-    if t in ("value_error", "assertion_error") and ctx.get("error") is not None:
-        return f"{called}: {ctx['error']}"
+    if t in ("value_error", "assertion_error") and ctx.get("error") is not None:  # a validator's own sentence
+        return f"{called}: {ctx['error']}" if loc else str(ctx["error"])
     return _rephrase(err.msg, called)
 
 
