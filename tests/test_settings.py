@@ -234,3 +234,28 @@ def test_settings_built_directly(tmp_path: Path) -> None:
     s = Settings(home=tmp_path, database_url=f"sqlite:///{tmp_path}/remit.db")
     assert s.resolved_database_url == f"sqlite:///{tmp_path}/remit.db"
     assert Settings(home=tmp_path).resolved_database_url == f"sqlite:///{tmp_path.resolve()}/remit.db"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("REMIT_API__MAX_BODY_BYTES", "abc", "api.max_body_bytes (REMIT_API__MAX_BODY_BYTES) must be a whole number"),
+        ("REMIT_API__MAX_BODY_BYTES", "5", "api.max_body_bytes (REMIT_API__MAX_BODY_BYTES) must be at least 1024"),
+        ("REMIT_ENV", "staging", "env (REMIT_ENV) must be one of: dev, production"),
+        ("REMIT_TRUST_DOMAIN", "Bad", "trust_domain must be a lowercase DNS name such as 'example.org'"),
+    ],
+)
+def test_a_bad_setting_is_named_with_its_variable_in_remits_words(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigurationError) as info:
+        load_settings()
+    assert info.value.message == message  # not pydantic's "Input should be ...", nor its link
+
+
+def test_a_misspelt_toml_key_is_named_with_the_one_meant(tmp_path: Path) -> None:
+    write_toml(tmp_path / "home", "[api]\nmax_bdy_bytes = 4096\n")
+    with pytest.raises(ConfigurationError) as info:
+        load_settings(home=tmp_path / "home")
+    assert info.value.message == "unknown field 'max_bdy_bytes' in api; did you mean 'max_body_bytes'?"

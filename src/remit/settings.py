@@ -12,6 +12,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
+import pydantic
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
@@ -21,6 +22,7 @@ from pydantic_settings import (
 )
 
 from remit.errors import ConfigurationError
+from remit.explain import explain, field_name, one_line
 from remit.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PAGE_SIZE_CEILING
 
 _TRUST_DOMAIN = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,253}[a-z0-9])?$")
@@ -385,10 +387,21 @@ def load_settings(**overrides: Any) -> Settings:
     token = _toml_file.set(toml if toml is not None else False)
     try:
         return Settings(**overrides)
+    except pydantic.ValidationError as exc:  # in Remit's words, naming the setting and its variable
+        problems = explain(exc.errors(), model=Settings, whole="the settings", name=_setting_name)
+        raise ConfigurationError(one_line(problems)) from exc
     except (ValueError, OSError) as exc:
         raise ConfigurationError(_first_line(exc)) from exc
     finally:
         _toml_file.reset(token)
+
+
+def _setting_name(loc: tuple[Any, ...]) -> str:
+    """``api.max_body_bytes (REMIT_API__MAX_BODY_BYTES)``; a list item has no variable of its own."""
+    name = field_name(loc)
+    if loc and all(isinstance(part, str) and part.isidentifier() for part in loc):
+        return f"{name} (REMIT_{'__'.join(str(part).upper() for part in loc)})"
+    return name
 
 
 def _first_line(exc: Exception) -> str:

@@ -44,10 +44,10 @@ def test_get_and_put(
 def test_bad_bodies_are_422(admin_client: httpx.Client, users: list[str]) -> None:
     _agents(admin_client)
     cases = {
-        "missing": ({}, "Field required"),
-        "string": ({"dpop_bound_access_tokens": "yes"}, "Input should be a valid boolean"),
-        "number": ({"dpop_bound_access_tokens": 1}, "Input should be a valid boolean"),
-        "unknown": ({"dpop_bound_access_tokens": True, "dpop": True}, "dpop: Extra inputs are not permitted"),
+        "missing": ({}, "dpop_bound_access_tokens is required"),
+        "string": ({"dpop_bound_access_tokens": "yes"}, "dpop_bound_access_tokens must be true or false"),
+        "number": ({"dpop_bound_access_tokens": 1}, "dpop_bound_access_tokens must be true or false"),
+        "unknown": ({"dpop_bound_access_tokens": True, "dpop": True}, "unknown field 'dpop'"),
     }
     for case, (body, message) in cases.items():
         r = admin_client.put("/v1/agents/helpdesk/client", json=body)

@@ -116,7 +116,7 @@ def test_invalid_policies_are_refused_with_their_position(files: Path, tmp_path:
     result = run("policy", "apply", str(files / "forbid.cedar"), str(broken))
     assert result.exit_code == 1
     # the position is given in the file it is in, not in the joined text
-    assert f"{broken}: line 4, column 1:" in result.stderr
+    assert f"{broken}: line 5, column 26: unexpected token `resource`" in result.stderr
     assert "unexpected token" in result.stderr
 
     unknown = tmp_path / "unknown.cedar"
@@ -142,6 +142,29 @@ def test_invalid_policies_are_refused_with_their_position(files: Path, tmp_path:
     empty_dir = tmp_path / "empty"
     empty_dir.mkdir()
     assert "no *.cedar files" in run("policy", "apply", str(empty_dir)).stderr
+
+
+def test_a_syntax_error_shows_its_line_with_a_caret_in_its_own_file(files: Path, tmp_path: Path, run: Run) -> None:
+    first = tmp_path / "first.cedar"
+    first.write_text('@id("a")\npermit(principal, action, resource)')  # no ';' at the end of the file
+    second = tmp_path / "second.cedar"
+    second.write_text('\n@id("b")\npermit(principal, action, resource) when {\n\tcontext.x == "y" && };\n')
+    for validate in ("validate", "apply"):
+        missing = run("policy", validate, str(first), str(files / "read.cedar"))
+        assert missing.exit_code == 1
+        assert missing.stderr.splitlines() == [
+            f"error: {files / 'read.cedar'}: line 1, column 1: unexpected token `@` (is a ';' missing after the "
+            f"policy that ends at {first} line 2, column 36?)",
+            '  @id("summariser-reads")',
+            "  ^",
+        ]
+        token = run("policy", validate, str(second))
+        assert token.stderr.splitlines() == [
+            f"error: {second}: line 4, column 22: unexpected token `}}`",
+            '  \tcontext.x == "y" && };',
+            "  \t                    ^",  # under the token, the tab kept so that it lines up
+        ]
+    assert run("policy", "list", "--json").stdout.strip() == "[]"  # nothing was applied
 
 
 def test_a_schema_fragment_adds_types(tmp_path: Path, run: Run, as_json: Callable[..., Any]) -> None:
@@ -227,16 +250,16 @@ def test_policy_test_against_the_active_set(files: Path, run: Run, as_json: Call
     [
         ("cases: [\n", "not valid YAML at line 2"),
         ("- a list\n", "a mapping with a `cases` list"),
-        ("cases: []\n", "cases: List should have at least 1 item"),
+        ("cases: []\n", "cases must have at least one item"),
         (
             "cases:\n  - {name: ok, principal: {type: agent, id: a}, action: read, resource: {type: tool, id: t}, "
             "expect: allow}\n  - {name: second, principal: {type: agent, id: a}, action: read, expect: allow}\n",
-            'cases[1].resource (case "second"): Field required',
+            'cases[1].resource is required (case "second")',
         ),
         (
             "cases:\n  - {name: x, principal: {type: agent, id: a}, action: read, resource: {type: tool, id: t}, "
             "expect: perhaps}\n",
-            "cases[0].expect (case \"x\"): Input should be 'allow' or 'deny'",
+            'cases[0].expect must be one of: allow, deny (case "x")',
         ),
     ],
 )
@@ -266,7 +289,7 @@ def test_policy_test_with_files_does_not_touch_the_store(
     broken = tmp_path / "broken.cedar"
     broken.write_text("permit(principal, action resource);")
     invalid = run("policy", "test", str(files / "cases.yaml"), "--policies", str(broken))
-    assert invalid.exit_code == 1 and "line 1, column 1" in invalid.stderr
+    assert invalid.exit_code == 1 and "line 1, column 26" in invalid.stderr
     alone = run("policy", "test", str(files / "cases.yaml"), "--entities", str(tmp_path / "e.json"))
     assert alone.exit_code == 2 and "--policies" in alone.output
 

@@ -53,7 +53,7 @@ def test_policy_administration_over_http(
     unknown.write_text("permit(principal is Agent, action, resource) when { principal.shoe_size == 1 };\n" * 2)
     for env in (None, remote):
         syntax = run("policy", "apply", str(broken), env=env)
-        assert syntax.exit_code == 1 and f"{broken}: line 1, column 1: unexpected token" in syntax.stderr
+        assert syntax.exit_code == 1 and f"{broken}: line 1, column 26: unexpected token" in syntax.stderr
         invalid = run("policy", "apply", str(unknown), env=env)
         assert invalid.exit_code == 1
         assert invalid.stderr.count("attribute `shoe_size` on entity type `Agent` not found") == 3  # head + 2

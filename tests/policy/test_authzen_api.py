@@ -101,6 +101,54 @@ def test_decisions_carry_an_id_and_on_deny_a_reason_an_agent_can_act_on(
     assert len(ids) == 3
 
 
+def test_a_deny_on_an_unregistered_resource_or_principal_says_so_next_to_the_reason(
+    admin_client: httpx.Client, live: LiveServer
+) -> None:
+    _estate(live.remit)
+    # "public-tools" reads the tool's sensitivity, which a tool the registry does not know lacks: fail closed
+    failed = _ok(admin_client, EVALUATION, _ask(("user", "alice"), "read", ("tool", "helpdesk.nope")))
+    assert failed["decision"] is False
+    assert failed["context"]["reason"] == {
+        "code": "evaluation_error",
+        "message": "a policy failed to evaluate, so the request is denied (fail closed); resource "
+        'Tool::"helpdesk.nope" is not registered, so it has none of the attributes policies read: check the type '
+        "and id, or register it",
+        "policies": [],
+        "access_request_possible": False,
+        "errored_policies": ["public-tools"],
+    }
+    no_permit = _ok(admin_client, EVALUATION, _ask(("agent", "bot"), "read", ("tool", "nope")))["context"]["reason"]
+    assert (no_permit["code"], no_permit["access_request_possible"]) == ("no_permit", False)
+    assert no_permit["message"] == (
+        'no policy permits this; resource Tool::"nope" is not registered: check the type and id, or register it'
+    )
+    stranger = _ok(admin_client, EVALUATION, _ask(("user", "mallory"), "read", ("tool", "helpdesk.get")))
+    assert stranger["context"]["reason"]["message"] == (
+        'no policy permits this; principal User::"mallory" is not registered: check the type and id, or register it'
+    )
+    # registered on both sides: as before
+    known = _ok(admin_client, EVALUATION, _ask(("agent", "bot"), "write", ("tool", "helpdesk.get")))["context"]
+    assert known["reason"]["message"] == "no policy permits this; an access request could grant it"
+    # an entity described by the request, allowed: still marked in the audit record
+    described = _ask(("user", "alice"), "read", {"type": "doc", "id": "d1", "properties": {"public": True}})
+    assert _ok(admin_client, EVALUATION, described)["decision"] is True
+
+    records = admin_client.get("/v1/audit", params={"kind": "decision", "limit": 10}).json()["items"]
+    by_resource = {(r["resource"]["type"], r["resource"]["id"]): r for r in records}
+    assert by_resource[("Tool", "helpdesk.nope")]["resource"] == {
+        "type": "Tool",
+        "id": "helpdesk.nope",
+        "registered": False,
+    }
+    assert by_resource[("Tool", "helpdesk.nope")]["decision"]["deny_code"] == "evaluation_error"
+    assert by_resource[("doc", "d1")]["resource"]["registered"] is False
+    assert by_resource[("doc", "d1")]["decision"]["allowed"] is True
+    assert by_resource[("Tool", "helpdesk.get")]["resource"] == {"type": "Tool", "id": "helpdesk.get"}
+    [mallory] = [r for r in records if r["principal"]["id"] == "mallory"]
+    assert mallory["principal"] == {"type": "User", "id": "mallory", "registered": False}
+    assert "registered" not in by_resource[("Tool", "nope")]["principal"]
+
+
 def test_the_guard_denies_unregistered_and_inactive_agents_before_any_policy(
     admin_client: httpx.Client, live: LiveServer
 ) -> None:
@@ -378,7 +426,7 @@ def test_bad_input_is_400_naming_the_field_and_the_request_id_is_echoed(
         assert response.status_code == 400, (name, response.text)
         body = response.json()
         assert body["field"] == field, (name, body)
-        assert body["code"] in ("invalid_authzen_request", "body_too_large") and body["message"], (name, body)
+        assert body["code"] == "invalid_authzen_request" and body["message"], (name, body)
         assert response.headers["X-Request-ID"] == f"req-{name}", name
     ok = admin_client.post(
         EVALUATION, json=_ask(("user", "alice"), "read", ("doc", "d")), headers={"X-Request-ID": "abc"}

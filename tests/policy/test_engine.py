@@ -347,3 +347,39 @@ def test_a_change_cannot_let_an_agent_the_state_does_not_know_past_the_guard() -
     assert _code(engine, "newcomer") is DenyCode.UNREGISTERED_AGENT
     engine.apply(GuardChange("agent", "newcomer", "suspended", "alice", revision=3))
     assert _code(engine, "newcomer") is DenyCode.AGENT_INACTIVE
+
+
+def test_a_deny_names_what_the_registry_does_not_know() -> None:
+    engine = _engine('@id("sensitive")\nforbid(principal, action, resource) when { resource.sensitivity == "secret" };')
+    known = engine.evaluate(AuthzRequest(EntityRef("Agent", "other"), "read", EntityRef("Tool", "billing.refund")))
+    assert (known.deny_code, known.request_access_possible) == (DenyCode.NO_PERMIT, True)
+    assert known.message == "no policy permits this; an access request could grant it"
+
+    unknown = engine.evaluate(AuthzRequest(EntityRef("Agent", "summariser"), "read", EntityRef("Tool", "helpdesk.x")))
+    assert (unknown.allowed, unknown.deny_code, unknown.request_access_possible) == (
+        False,
+        DenyCode.EVALUATION_ERROR,
+        False,
+    )
+    assert unknown.message == (
+        'a policy failed to evaluate, so the request is denied (fail closed); resource Tool::"helpdesk.x" is not '
+        "registered, so it has none of the attributes policies read: check the type and id, or register it"
+    )
+    both = engine.evaluate(AuthzRequest(EntityRef("User", "carol"), "read", EntityRef("Tool", "nope")))
+    assert both.deny_code is DenyCode.EVALUATION_ERROR
+    assert both.message.endswith(
+        'principal User::"carol" and resource Tool::"nope" are not registered, so they have none of the attributes '
+        "policies read: check the type and id, or register them"
+    )
+    forbidden = _engine('@id("no")\nforbid(principal, action, resource);').evaluate(
+        AuthzRequest(EntityRef("Agent", "summariser"), "read", EntityRef("Tool", "ghost-tool"))
+    )
+    assert forbidden.message == (
+        'a forbid policy applies: no; resource Tool::"ghost-tool" is not registered: check the type and id, or '
+        "register it"
+    )
+    # log-only mode reports it the same way; the guard's own reasons are unchanged
+    logged = _engine("", mode=Mode.LOG_ONLY).evaluate(
+        AuthzRequest(EntityRef("Agent", "summariser"), "write", EntityRef("Tool", "nope"))
+    )
+    assert logged.allowed and "not registered" in logged.message

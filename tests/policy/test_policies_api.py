@@ -65,8 +65,22 @@ def test_invalid_policies_are_422_with_position_and_nothing_is_stored(
     )
     assert r.status_code == 422
     body = r.json()
-    assert (body["code"], body["field"], body["line"], body["column"]) == ("policy_syntax_error", "policies", 4, 1)
-    assert body["message"].startswith("line 4, column 1: ")
+    assert (body["code"], body["field"], body["line"], body["column"]) == ("policy_syntax_error", "policies", 4, 48)
+    assert body["message"] == "line 4, column 48: unexpected token `}`"  # the token itself, not its policy
+
+    # a missing ';' at the end of line 7: at the next token, saying where the ';' goes
+    from tests.policy.test_syntax import MISSING_SEMICOLON
+
+    r = admin_client.post("/v1/policies", json={"policies": MISSING_SEMICOLON})
+    assert r.status_code == 422
+    assert r.json() == {
+        "code": "policy_syntax_error",
+        "message": "line 8, column 1: unexpected token `@` (is a ';' missing after the policy that ends at line 7, "
+        "column 33?)",
+        "field": "policies",
+        "line": 8,
+        "column": 1,
+    }
 
     r = admin_client.post(
         "/v1/policies",

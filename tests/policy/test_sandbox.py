@@ -55,7 +55,7 @@ def test_on_error_skip_is_honoured() -> None:
 def test_the_checks_of_a_write() -> None:
     with pytest.raises(PolicySyntaxError) as syntax:
         sandbox.build_engine("permit(principal, action resource);")
-    assert (syntax.value.code, syntax.value.line, syntax.value.column) == ("policy_syntax_error", 1, 1)
+    assert (syntax.value.code, syntax.value.line, syntax.value.column) == ("policy_syntax_error", 1, 26)
 
     with pytest.raises(PolicyValidationError) as reserved:
         sandbox.build_engine('@id("role:x#0")\npermit(principal, action, resource);')

@@ -74,7 +74,7 @@ def test_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"access_token_seconds": 7200}, "tokens.access_token_seconds must not exceed tokens.max_access_token_seconds"),
         ({"max_access_token_seconds": 5}, "tokens.max_access_token_seconds"),
         ({"key_rotation_days": 0}, "tokens.key_rotation_days"),
-        ({"lifetime": 5}, "tokens.lifetime"),
+        ({"lifetime": 5}, "unknown field 'lifetime' in tokens"),
         ({"trusted_issuers": [{"issuer": "https://idp"}]}, "give exactly one of jwks_file, jwks and jwks_uri"),
         (
             {"trusted_issuers": [{"issuer": "https://idp", "jwks": {}, "jwks_file": "k"}]},

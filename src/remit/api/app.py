@@ -122,6 +122,6 @@ def create_app(settings: Settings, *, remit: Remit | None = None) -> FastAPI:
     table = RouteTable(app.routes)
     app.router.routes[0:0] = [*authzen.fast_routes(), *table.guards()]
     app.state.route_table = table
-    app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes, bad_request_prefixes=("/access/",))
+    app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
     app.add_middleware(RequestIdEcho)
     return app

@@ -1,13 +1,14 @@
-"""A pure-ASGI guard that refuses request bodies over a size limit with 413, before or while reading them.
+"""A pure-ASGI guard that refuses request bodies over a size limit, before or while reading them.
 
-Paths under ``bad_request_prefixes`` answer 400 instead: the AuthZEN API's errors are 400, 401, 403 and 500.
+The refusal has the shape of the endpoint's other errors (``problems.body_refused``): ``413 body_too_large`` on
+the admin API, an OAuth error body on ``/oauth/``, and a ``400 invalid_authzen_request`` on the AuthZEN API.
 """
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from remit.api.problems import body_refused
 
 
 class _TooLarge(Exception):
@@ -15,25 +16,23 @@ class _TooLarge(Exception):
 
 
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, *, max_bytes: int, bad_request_prefixes: tuple[str, ...] = ()) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        self.bad_request_prefixes = bad_request_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_large_status = 400 if str(scope.get("path", "")).startswith(self.bad_request_prefixes) else 413
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
-                    await self._refuse(send, 400, "bad_request", "Content-Length is not a number")
+                    await self._refuse(scope, receive, send, "the Content-Length header is not a number", False)
                     return
                 if declared > self.max_bytes:
-                    await self._refuse(send, too_large_status, "body_too_large", self._message())
+                    await self._refuse(scope, receive, send, self._message(), True)
                     return
         seen = 0
         too_large = False
@@ -55,7 +54,7 @@ class BodySizeLimit:
             if too_large:
                 if message["type"] == "http.response.start" and not replaced:
                     replaced = True
-                    await self._refuse(send, too_large_status, "body_too_large", self._message())
+                    await self._refuse(scope, receive, send, self._message(), True)
                 return
             await send(message)
 
@@ -64,19 +63,11 @@ class BodySizeLimit:
         except _TooLarge:
             if not replaced:
                 replaced = True
-                await self._refuse(send, too_large_status, "body_too_large", self._message())
+                await self._refuse(scope, receive, send, self._message(), True)
 
     def _message(self) -> str:
-        return f"request body larger than {self.max_bytes} bytes"
+        return f"the request body is over the limit of {self.max_bytes} bytes (api.max_body_bytes); send a smaller one"
 
     @staticmethod
-    async def _refuse(send: Send, status: int, code: str, message: str) -> None:
-        body = json.dumps({"code": code, "message": message, "field": "body"}).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+    async def _refuse(scope: Scope, receive: Receive, send: Send, message: str, too_large: bool) -> None:
+        await body_refused(str(scope.get("path", "")), message, too_large=too_large)(scope, receive, send)

@@ -1,7 +1,8 @@
 """Errors to HTTP, in one place: every error leaves as ``{code, message, field}`` with a 4xx status.
 
-Domain errors map by class; request validation errors name the first offending field; anything unexpected
-becomes a bare 500 ``internal_error`` whose detail goes to the log, never to the caller.
+Domain errors map by class; request validation errors name the first offending field and say what is wrong in
+Remit's words (``remit.explain``), never pydantic's or a regex; anything unexpected becomes a bare 500
+``internal_error`` whose detail goes to the log, never to the caller.
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ from remit.errors import (
     StoreError,
     ValidationError,
 )
+from remit.explain import explain, json_problem, one_line
+from remit.policy.authzen import InvalidAuthZenRequest
 from remit.policy.errors import PolicySyntaxError, PolicyValidationError
-from remit.tokens.errors import TemporarilyUnavailable, TokenError
+from remit.tokens.errors import InvalidClientMetadata, InvalidRequest, TemporarilyUnavailable, TokenError
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +91,24 @@ def oauth_error_response(exc: TokenError) -> JSONResponse:
     return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
 
 
+#: path prefixes whose errors have their own shape: AuthZEN's (400, not 413: its errors are 400, 401, 403 and 500)
+#: and OAuth's (RFC 6749 §5.2, RFC 7591 §3.2.2)
+AUTHZEN_PREFIX = "/access/"
+OAUTH_PREFIX = "/oauth/"
+
+
+def body_refused(path: str, message: str, *, too_large: bool) -> JSONResponse:
+    """A request body refused before it is read (``api.limits``): over the size limit (``too_large``), or with a
+    ``Content-Length`` that is not a number; in the shape of every other error of the endpoint it was sent to."""
+    if path.startswith(AUTHZEN_PREFIX):
+        return error_response(400, InvalidAuthZenRequest.code, message, "body")
+    status = 413 if too_large else 400
+    if path.startswith(OAUTH_PREFIX):
+        error = InvalidClientMetadata if path.startswith("/oauth/register") else InvalidRequest
+        return oauth_error_response(error(message, status=status))
+    return error_response(status, "body_too_large" if too_large else "bad_request", message, "body")
+
+
 async def _remit_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RemitError)
     if isinstance(exc, TokenError):
@@ -112,21 +133,29 @@ async def _remit_error(request: Request, exc: Exception) -> JSONResponse:
     return response
 
 
-async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = list(exc.errors())
     for err in errors:
         if err.get("type") == "json_invalid":
-            return error_response(400, "malformed_json", "the request body is not valid JSON")
+            loc = tuple(err.get("loc") or ())
+            pos = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else None
+            doc = exc.body if isinstance(exc.body, str | bytes) else None
+            detail = json_problem(str((err.get("ctx") or {}).get("error", "")), doc, pos)
+            return error_response(400, "malformed_json", f"the request body is not valid JSON: {detail}", "body")
     if not errors:
-        return error_response(422, "invalid_request", "invalid request")
+        return error_response(422, "invalid_request", "the request is not valid")
     first = errors[0]
-    field = _field(_common_prefix(first, errors))
-    messages = [f"{_field(e.get('loc', ()))}: {e.get('msg', 'invalid')}" for e in errors[:3]]
-    more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
-    if first.get("type") == "missing" and field == "body":
+    if first.get("type") == "missing" and tuple(first.get("loc", ())) == ("body",):
         return error_response(400, "missing_body", "a JSON request body is required", "body")
-    return error_response(422, "invalid_request", "; ".join(messages) + more, field)
+    problems = explain(errors, model=_body_model(request), data=exc.body, request=True)
+    return error_response(422, "invalid_request", one_line(problems), problems[0].field)
+
+
+def _body_model(request: Request) -> Any:
+    """The type the route validates its JSON body as, for naming the fields it knows; None without a body."""
+    body_field = getattr(request.scope.get("route"), "body_field", None)
+    return getattr(getattr(body_field, "field_info", None), "annotation", None)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -136,11 +165,14 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     if exc.status_code == 404 and message == "Not Found":
         message = "no such endpoint; see /openapi.json"
     headers = dict(exc.headers or {})
+    field = None
     if exc.status_code == 405:
         allow = ", ".join(_allowed(request)) or headers.get("Allow", "")
         headers["Allow"] = allow
         message = f"{request.method} is not allowed here; this path answers {allow}"
-    response = error_response(exc.status_code, code, message)
+    if exc.status_code == 400 and message == "There was an error parsing the body":  # FastAPI's, for a body not UTF-8
+        code, message, field = "malformed_json", "the request body is not valid JSON: it is not UTF-8 text", "body"
+    response = error_response(exc.status_code, code, message, field)
     response.headers.update(headers)
     return response
 
@@ -161,28 +193,3 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
-
-
-def _common_prefix(first: Any, errors: list[Any]) -> tuple[Any, ...]:
-    """The location shared by the errors about the first one's field: a union's branches (``attributes.n.bool``,
-    ``attributes.n.int``) report the field itself (``attributes.n``)."""
-    loc = tuple(first.get("loc", ()))
-    siblings = [tuple(e.get("loc", ())) for e in errors if tuple(e.get("loc", ()))[:2] == loc[:2]]
-    prefix = loc
-    for other in siblings:
-        n = 0
-        while n < min(len(prefix), len(other)) and prefix[n] == other[n]:
-            n += 1
-        prefix = prefix[:n]
-    return prefix or loc
-
-
-def _field(loc: Any) -> str:
-    """``("body", "permissions", 0, "actions")`` -> ``permissions[0].actions``, the way the domain names fields."""
-    parts = [p for p in loc if p != "[key]"]
-    if len(parts) > 1 and parts[0] in ("body", "query", "path", "header"):
-        parts = parts[1:]
-    out = ""
-    for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "body"

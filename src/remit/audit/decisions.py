@@ -75,6 +75,7 @@ def decision_parts(
     the audit writer process, which builds the record (``record_from_parts``) and masks it there."""
     p, r = request.principal, request.resource
     deny_code = decision.deny_code
+    stored = state.stored if state is not None else None
     return (
         decision.decision_id,
         at,
@@ -99,6 +100,8 @@ def decision_parts(
         None if deny_code is None else deny_code.value,
         decision.eval_us,
         outcome,
+        stored is not None and p not in stored,
+        stored is not None and r not in stored,
     )
 
 
@@ -128,8 +131,16 @@ def record_from_parts(parts: Parts, context_max_bytes: int) -> Json:
         deny_code,
         eval_us,
         outcome,
+        principal_unregistered,
+        resource_unregistered,
     ) = parts
     principal: Json = {"type": principal_type, "id": principal_id}
+    resource: Json = {"type": resource_type, "id": resource_id}
+    # evaluated as the request described it: neither the registry nor the extra entities know it
+    if principal_unregistered:
+        principal["registered"] = False
+    if resource_unregistered:
+        resource["registered"] = False
     if owner is not None:
         principal["owner"] = owner
     chain = delegation(context) if context else None
@@ -154,7 +165,7 @@ def record_from_parts(parts: Parts, context_max_bytes: int) -> Json:
         "action": action,
         "source": source,
         "principal": principal,
-        "resource": {"type": resource_type, "id": resource_id},
+        "resource": resource,
         "decision": verdict,
         "latency_us": round(eval_us, 1),
     }

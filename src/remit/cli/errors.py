@@ -11,7 +11,8 @@ import typer
 from typer import core as typer_core
 
 from remit.errors import RemitError
-from remit.policy.errors import PolicyValidationError
+from remit.explain import explain
+from remit.policy.errors import PolicySyntaxError, PolicyValidationError
 from remit.tokens.errors import TokenError
 
 EXIT_FAILED = 1  #: the operation was refused or failed: not found, conflict, invalid, forbidden, unreachable
@@ -45,19 +46,31 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, RemitError):
         named = exc.field and not exc.message.startswith(f"{exc.field}:")
         return clean(f"{exc.field}: {exc.message}" if named else exc.message)
-    if isinstance(exc, pydantic.ValidationError):
-        first = exc.errors()[0]
-        loc = ".".join(str(part) for part in first["loc"])
-        return clean(f"{loc}: {first['msg']}" if loc else first["msg"])
+    if isinstance(exc, pydantic.ValidationError):  # in the API's words, never pydantic's or a regex
+        return clean(explain(exc.errors(), whole="the input")[0].message)
     if isinstance(exc, OSError):
         name = f": {exc.filename}" if exc.filename else ""
         return clean(f"{exc.strerror or exc}{name}")
     return clean(f"unexpected {type(exc).__name__}: {exc} (set REMIT_DEBUG=1 to see where)")
 
 
+def excerpt(line: str, column: int, width: int = 100) -> tuple[str, str]:
+    """A source line (cut to about ``width`` characters around ``column``) and a caret under that column."""
+    start = max(0, column - 1 - width // 2) if len(line) > width else 0
+    shown = line[start : start + width]
+    text = "".join(c if c.isprintable() or c == "\t" else " " for c in shown)
+    before = "".join("\t" if c == "\t" else " " for c in text[: column - 1 - start])
+    lead = "..." if start else ""
+    return lead + text, " " * len(lead) + before + "^"
+
+
 def fail(exc: BaseException) -> NoReturn:
     """Print ``exc`` as one red line on stderr (and each problem of an invalid policy set under it), exit 1."""
     typer.secho(f"error: {describe(exc)}", fg=typer.colors.RED, err=True)
+    if isinstance(exc, PolicySyntaxError) and exc.source_line is not None and exc.column is not None:
+        text, caret = excerpt(exc.source_line, exc.column)
+        typer.echo(f"  {text}", err=True)
+        typer.secho(f"  {caret}", fg=typer.colors.RED, err=True)
     if isinstance(exc, PolicyValidationError) and len(exc.problems) > 1:
         for problem in exc.problems:
             typer.secho(f"  - {clean(problem)}", fg=typer.colors.RED, err=True)

@@ -9,6 +9,7 @@ import pydantic
 import typer
 
 from remit.api.schemas.roles import PermissionBody
+from remit.explain import explain
 
 AttrValue = bool | int | str | list[str]
 
@@ -49,9 +50,8 @@ def permission(spec: str) -> PermissionBody:
     try:
         return PermissionBody(actions=names, resource=resource)
     except pydantic.ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise typer.BadParameter(f"{spec!r}: {where}: {first['msg']}", param_hint="--permission") from None
+        problem = explain(exc.errors(), model=PermissionBody)[0]
+        raise typer.BadParameter(f"{spec!r}: {problem.message}", param_hint="--permission") from None
 
 
 def permissions(specs: list[str] | None) -> list[PermissionBody]:

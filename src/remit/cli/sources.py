@@ -7,12 +7,14 @@ and line it came from.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from remit.errors import ValidationError
+from remit.explain import json_problem
 from remit.policy.errors import PolicySyntaxError
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
@@ -24,15 +26,31 @@ class PolicySource:
     starts: tuple[tuple[Path, int], ...]  #: (file, the line of ``text`` its first line is)
 
     def locate(self, exc: PolicySyntaxError) -> PolicySyntaxError:
-        """The same error, its position given as file and line within that file."""
+        """The same error, its position (and any position its message names) given as file and line within that
+        file."""
         if exc.line is None or not self.starts:
             return exc
-        path, first = next((p, s) for p, s in reversed(self.starts) if s <= exc.line)
-        line = exc.line - first + 1
+        path, line = self._in_file(exc.line)
         detail = exc.message.split(": ", 1)[1] if exc.message.startswith("line ") else exc.message
+
+        def elsewhere(m: re.Match[str]) -> str:
+            other, at = self._in_file(int(m.group(2)))
+            return f"{m.group(1)}{'' if other == path else f'{other} '}line {at}, column {m.group(3)}"
+
+        detail = _NAMED_POSITION.sub(elsewhere, detail)
         located = PolicySyntaxError(f"{path}: line {line}, column {exc.column}: {detail}")
         located.line, located.column, located.field = line, exc.column, None
+        lines = self.text.split("\n")  # as the position counts them
+        located.source_line = lines[exc.line - 1] if exc.line <= len(lines) else None
         return located
+
+    def _in_file(self, line: int) -> tuple[Path, int]:
+        path, first = next(((p, s) for p, s in reversed(self.starts) if s <= line), self.starts[0])
+        return path, line - first + 1
+
+
+#: a position inside a syntax error's message (``remit.policy.syntax``'s hints: a missing ``;``, an unclosed string)
+_NAMED_POSITION = re.compile(r"(\b(?:ends|starts) at )line (\d+), column (\d+)")
 
 
 def policy_files(paths: Sequence[Path]) -> list[Path]:
@@ -78,7 +96,7 @@ def read_json(path: Path) -> Any:
     try:
         return json.loads(read_text(path))
     except json.JSONDecodeError as exc:
-        raise ValidationError(f"{path}: not valid JSON: {exc}") from None
+        raise ValidationError(f"{path}: not valid JSON: {json_problem(exc.msg, exc.doc, exc.pos)}") from None
 
 
 def read_schema(path: Path | None) -> dict[str, Any] | None:

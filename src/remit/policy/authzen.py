@@ -25,6 +25,7 @@ from remit.admin.access import Act, AdminPrincipal, authorize
 from remit.audit.decisions import DecisionRecorder
 from remit.audit.receipt import Receipt
 from remit.errors import BadRequest
+from remit.explain import json_problem
 from remit.ids import new_id
 from remit.policy.compile import AGENT, TYPE_ALIASES, cedar_type
 from remit.policy.engine import PolicyEngine
@@ -91,7 +92,14 @@ def parse_json(raw: bytes) -> Any:
         return body
     except RecursionError as exc:
         raise InvalidAuthZenRequest("the request body is nested too deeply", field="body") from exc
-    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+    except json.JSONDecodeError as exc:
+        detail = json_problem(exc.msg, exc.doc, exc.pos)
+        raise InvalidAuthZenRequest(f"the request body is not valid JSON: {detail}", field="body") from exc
+    except UnicodeDecodeError as exc:
+        raise InvalidAuthZenRequest(
+            f"the request body is not valid JSON: it is not {encoding} text", field="body"
+        ) from exc
+    except ValueError as exc:  # NaN, Infinity (``_no_constant``)
         raise InvalidAuthZenRequest(f"the request body is not valid JSON: {_short(exc)}", field="body") from exc
 
 

@@ -26,6 +26,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from remit.errors import ValidationError
+from remit.explain import explain
 from remit.policy.compile import cedar_type
 from remit.policy.model import AuthzRequest, Decision, Effect, EntityRef
 
@@ -153,10 +154,9 @@ def load(text: str, *, source: str = "") -> CaseFile:
     try:
         return CaseFile.model_validate(data)
     except pydantic.ValidationError as exc:
-        first = exc.errors()[0]
-        field = _path(first["loc"])
-        message = f"{at}{field}{_case_name(data, first['loc'])}: {first['msg']}"
-        raise CaseFileError(message, field=field) from None
+        first = explain(exc.errors(), model=CaseFile, data=data, whole="the file")[0]
+        field = first.field if first.loc else "cases"
+        raise CaseFileError(f"{at}{first.message}{_case_name(data, first.loc)}", field=field) from None
 
 
 def load_file(path: Path) -> CaseFile:
@@ -194,13 +194,6 @@ def schema_document() -> dict[str, Any]:
         **CaseFile.model_json_schema(),
         "title": "Remit policy test cases",
     }
-
-
-def _path(loc: Sequence[int | str]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "cases"
 
 
 def _case_name(data: dict[str, Any], loc: Sequence[int | str]) -> str:

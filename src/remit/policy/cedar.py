@@ -16,6 +16,7 @@ from typing import Any, Literal, NamedTuple
 
 import cedarpy
 
+from remit.policy import syntax
 from remit.policy.errors import PolicySyntaxError, PolicyValidationError
 from remit.policy.model import EntityRef
 
@@ -55,14 +56,17 @@ EntitiesHandle = cedarpy.Entities
 
 
 def parse(text: str, *, id_prefix: str = "") -> list[ParsedPolicy]:
-    """Parse policy text; ``PolicySyntaxError`` with line and column of the failing policy."""
+    """Parse policy text; ``PolicySyntaxError`` with the line and column of the offending token."""
     try:
         document = json.loads(cedarpy.policies_to_json_str(text))
     except ValueError as exc:
         raise _locate(text, str(exc)) from exc
     if document.get("templates"):
-        raise PolicySyntaxError(
-            "policy templates (?principal/?resource slots) are not supported; write static policies"
+        raise _at(
+            text,
+            None,
+            "?",
+            "policy templates (?principal/?resource slots) are not supported; write static policies",
         )
     out: list[ParsedPolicy] = []
     seen: set[str] = set()
@@ -70,9 +74,12 @@ def parse(text: str, *, id_prefix: str = "") -> list[ParsedPolicy]:
         annotations = {k: ("" if v is None else str(v)) for k, v in (est.get("annotations") or {}).items()}
         pid = id_prefix + annotations.get("id", auto_id)
         if not _ID.match(pid):
-            raise PolicySyntaxError(f"@id({pid!r}): ids are letters, digits and . _ : / # @ - (up to 200)")
+            shown = repr(pid if len(pid) <= 60 else pid[:57] + "...")
+            raise _at(
+                text, auto_id, "@id", f"@id({shown}): ids are letters, digits and . _ : / # @ - (1 to 200 of them)"
+            )
         if pid in seen:
-            raise PolicySyntaxError(f"two policies have the id {pid!r}; @id values must be unique")
+            raise _at(text, auto_id, "@id", f"two policies have the id {pid!r}; @id values must be unique")
         seen.add(pid)
         out.append(
             ParsedPolicy(
@@ -267,44 +274,35 @@ def _ref(node: dict[str, Any]) -> EntityRef:
     return EntityRef(str(node["type"]), str(node["id"]))
 
 
+def _parse_error(text: str) -> str | None:
+    try:
+        cedarpy.policies_to_json_str(text)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _at(text: str, auto_id: str | None, token: str, message: str) -> PolicySyntaxError:
+    """The error at the first token starting with ``token`` in the policy Cedar numbered ``auto_id`` (``policy3``
+    is the fourth statement), or in any statement when ``auto_id`` is None."""
+    statements = syntax.split_statements(text)
+    if auto_id is not None:
+        index = int(auto_id[len("policy") :]) if auto_id[len("policy") :].isdigit() else -1
+        statements = statements[index : index + 1] if 0 <= index < len(statements) else []
+    for start, statement in statements:
+        for t in syntax.tokenize(statement):
+            if t.text.startswith(token) or statement.startswith(token, t.start):
+                found = syntax.position(text, start + t.start, message)
+                return PolicySyntaxError(message, line=found.line, column=found.column)
+        if auto_id is not None:
+            found = syntax.position(text, start, message)
+            return PolicySyntaxError(message, line=found.line, column=found.column)
+    return PolicySyntaxError(message)
+
+
 def _locate(text: str, message: str) -> PolicySyntaxError:
-    """Find the first policy statement that fails to parse, to give its line and column."""
-    for start, statement in split_statements(text):
-        try:
-            cedarpy.policies_to_json_str(statement)
-        except ValueError:
-            line = text.count("\n", 0, start) + 1
-            column = start - (text.rfind("\n", 0, start) + 1) + 1
-            return PolicySyntaxError(message, line=line, column=column)
-    return PolicySyntaxError(message, line=1, column=1)
-
-
-def split_statements(text: str) -> list[tuple[int, str]]:
-    """Split policy text at top-level ``;`` (outside strings and comments): (offset of first token, text)."""
-    out: list[tuple[int, str]] = []
-    i, n = 0, len(text)
-    start: int | None = None
-    depth = 0
-    while i < n:
-        c = text[i]
-        if c == "/" and text.startswith("//", i):
-            j = text.find("\n", i)
-            i = n if j < 0 else j
-            continue
-        if start is None and not c.isspace():
-            start = i
-        if c == '"':
-            i += 1
-            while i < n and text[i] != '"':
-                i += 2 if text[i] == "\\" else 1
-        elif c in "([{":
-            depth += 1
-        elif c in ")]}":
-            depth -= 1
-        elif c == ";" and depth <= 0 and start is not None:
-            out.append((start, text[start : i + 1]))
-            start, depth = None, 0
-        i += 1
-    if start is not None and text[start:].strip():
-        out.append((start, text[start:]))
-    return out
+    """The error at the line and column of the offending token (``remit.policy.syntax``)."""
+    found = syntax.locate(text, _parse_error)
+    if found is None:
+        return PolicySyntaxError(message, line=1, column=1)
+    return PolicySyntaxError(found.message, line=found.line, column=found.column)

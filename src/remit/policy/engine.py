@@ -122,7 +122,7 @@ class PolicyEngine:
                     state.up(resource),
                 )
                 if not slice_:
-                    return self._policy_deny(state, started, _NO_PERMIT, (), ())
+                    return self._policy_deny(state, started, _NO_PERMIT, (), (), request)
                 policies = state.index.policy_set(slice_)
                 entity_set = self._entities(state, request, plain)
                 if plain:
@@ -136,7 +136,7 @@ class PolicyEngine:
         allowed, reasons, raw_errors = raw
         errors = tuple(f"{pid}: {msg}" for pid, msg in raw_errors) if raw_errors else ()
         if errors and state.on_error is _ON_ERROR_DENY:
-            return self._policy_deny(state, started, _EVALUATION_ERROR, reasons, errors)
+            return self._policy_deny(state, started, _EVALUATION_ERROR, reasons, errors, request)
         if allowed:
             return build(
                 Decision,
@@ -154,7 +154,7 @@ class PolicyEngine:
                     "request_access_possible": False,
                 },
             )
-        return self._policy_deny(state, started, _FORBIDDEN if reasons else _NO_PERMIT, reasons, errors)
+        return self._policy_deny(state, started, _FORBIDDEN if reasons else _NO_PERMIT, reasons, errors, request)
 
     def _policy_deny(
         self,
@@ -163,15 +163,19 @@ class PolicyEngine:
         code: DenyCode,
         reasons: tuple[str, ...],
         errors: tuple[str, ...],
+        request: AuthzRequest,
     ) -> Decision:
+        unknown = unregistered(state, request)
         if code is _NO_PERMIT:
-            message = "no policy permits this; an access request could grant it"
+            message = "no policy permits this" + ("" if unknown else "; an access request could grant it")
         elif code is _FORBIDDEN:
             message = "a forbid policy applies: " + ", ".join(reasons)
         elif code is _EVALUATION_ERROR:
             message = "a policy failed to evaluate, so the request is denied (fail closed)"
         else:
             raise KeyError(code)
+        if unknown:
+            message += "; " + _not_registered(unknown, code is _EVALUATION_ERROR)
         mode = state.mode
         return build(
             Decision,
@@ -186,7 +190,7 @@ class PolicyEngine:
                 "deny_code": code,
                 "message": message,
                 "eval_us": (perf_counter() - started) * 1e6,
-                "request_access_possible": code is _NO_PERMIT,
+                "request_access_possible": code is _NO_PERMIT and not unknown,
             },
         )
 
@@ -224,6 +228,29 @@ class PolicyEngine:
             elif ref in (principal, resource):
                 items.append({"uid": ref.as_json(), "attrs": {}, "parents": []})
         return cedar.entities(items) if plain else items
+
+
+def unregistered(state: CompiledState | None, request: AuthzRequest) -> tuple[tuple[str, EntityRef], ...]:
+    """``(side, uid)`` for each side of the request (``principal``, ``resource``) that the registry and the extra
+    entities do not know: Cedar evaluates it as the request describes it, without stored attributes, and an access
+    request cannot help."""
+    if state is None:
+        return ()
+    stored = state.stored
+    return tuple(
+        (side, ref)
+        for side, ref in (("principal", request.principal), ("resource", request.resource))
+        if ref not in stored
+    )
+
+
+def _not_registered(unknown: tuple[tuple[str, EntityRef], ...], errored: bool) -> str:
+    """``resource Tool::"x" is not registered: check ...``, said next to the deny reason so the caller can fix it."""
+    one = len(unknown) == 1
+    named = " and ".join(f"{side} {ref}" for side, ref in unknown)
+    has = f", so {'it has' if one else 'they have'} none of the attributes policies read" if errored else ""
+    register = "it" if one else "them"
+    return f"{named} {'is' if one else 'are'} not registered{has}: check the type and id, or register {register}"
 
 
 def _cedar_context(context: dict[str, Any]) -> Any:

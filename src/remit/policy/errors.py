@@ -12,7 +12,8 @@ class PolicySyntaxError(ValidationError):
 
     def __init__(self, message: str, *, line: int | None = None, column: int | None = None) -> None:
         self.line = line
-        self.column = column
+        self.column = column  #: 1-based, in characters, of the offending token
+        self.source_line: str | None = None  #: the text of that line, when the caller has it (the CLI shows it)
         where = f"line {line}, column {column}: " if line is not None else ""
         super().__init__(f"{where}{message}", field="policies")
 

@@ -23,6 +23,22 @@ RESOURCE_ID = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._:-]{0,126}[A-Za-z0-9_])?$"
 ATTR_KEY = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 EMAIL = re.compile(r"^[^@\s\x00]{1,64}@[^@\s\x00]{1,255}$")
 
+#: what those patterns allow, in words: every message about a name says this, never the regex
+NAME_RULE = (
+    "lowercase letters, digits, '.', '_' and '-', 1 to 64 characters, starting and ending with a letter or digit"
+)
+RESOURCE_ID_RULE = (
+    "letters, digits, '.', '_', ':' and '-', 1 to 128 characters, starting with a letter or digit and ending with a "
+    "letter, digit or '_'"
+)
+ATTR_KEY_RULE = "a lowercase letter, then lowercase letters, digits and '_', up to 63 characters in all"
+EMAIL_RULE = "an email address such as name@example.org"
+LABEL_RULE = "lowercase letters, digits, '.', '_' and '-', 1 to 63 characters, starting with a letter or digit"
+ACTION_RULE = (
+    "an action name such as read or call_tool: a lowercase letter, then lowercase letters, digits, '_', ':', '.' "
+    "and '-', up to 64 characters in all"
+)
+
 MAX_ATTRIBUTES = 32
 MAX_ATTR_STRING = 256
 MAX_ATTR_SET = 32
@@ -214,7 +230,7 @@ def check_attributes(attributes: Attributes, field_name: str = "attributes") -> 
     for key, value in attributes.items():
         where = f"{field_name}.{key}"
         if not ATTR_KEY.fullmatch(key):
-            raise ValidationError("attribute names are lowercase letters, digits and _", field=where)
+            raise ValidationError(f"attribute name {key[:40]!r} must be {ATTR_KEY_RULE}", field=where)
         if isinstance(value, bool):
             out[key] = value
         elif isinstance(value, int):

@@ -31,9 +31,14 @@ from remit.errors import Conflict, NotFound, ValidationError
 from remit.ids import new_id
 from remit.paging import Page, PageRequest
 from remit.registry.models import (
+    ACTION_RULE,
     AGENT_NAME,
     EMAIL,
+    EMAIL_RULE,
+    LABEL_RULE,
+    NAME_RULE,
     RESOURCE_ID,
+    RESOURCE_ID_RULE,
     ROLE_NAME,
     USER_ID,
     Agent,
@@ -160,7 +165,7 @@ class RegistryService:
 
     def create_agent(self, p: AdminPrincipal, draft: AgentDraft) -> Agent:
         authorize(p, Act.AGENT_CREATE, AgentTarget(owner=draft.owner, status=AgentStatus.ACTIVE.value))
-        _match(AGENT_NAME, draft.name, "name", "lowercase letters, digits, '.', '_' and '-' (1-64)")
+        _match(AGENT_NAME, draft.name, "name", NAME_RULE)
         if _classified(draft) != _classified(AgentDraft(name=draft.name, owner=draft.owner)):
             # an owner registers an agent; what policies read about it (clearance, tier, ...) is set by an admin
             authorize(p, Act.AGENT_CLASSIFY, AgentTarget(owner=draft.owner, status="active", name=draft.name))
@@ -270,7 +275,7 @@ class RegistryService:
 
     def create_user(self, p: AdminPrincipal, draft: UserDraft) -> User:
         authorize(p, Act.USER_CREATE)
-        _match(USER_ID, draft.id, "id", "lowercase letters, digits, '.', '_' and '-' (1-64)")
+        _match(USER_ID, draft.id, "id", NAME_RULE)
         now = self._clock.now()
         user = User(
             id=draft.id,
@@ -337,7 +342,7 @@ class RegistryService:
 
     def create_role(self, p: AdminPrincipal, draft: RoleDraft) -> Role:
         authorize(p, Act.ROLE_CREATE)
-        _match(ROLE_NAME, draft.name, "name", "lowercase letters, digits, '.', '_' and '-' (1-64)")
+        _match(ROLE_NAME, draft.name, "name", NAME_RULE)
         now = self._clock.now()
         with self._store.transaction() as tx:
             role = Role(
@@ -425,7 +430,7 @@ class RegistryService:
 
     def create_resource(self, p: AdminPrincipal, draft: ResourceDraft) -> Resource:
         authorize(p, Act.RESOURCE_CREATE)
-        _match(RESOURCE_ID, draft.id, "id", "letters, digits, '.', '_', ':' and '-' (1-128)")
+        _match(RESOURCE_ID, draft.id, "id", RESOURCE_ID_RULE)
         now = self._clock.now()
         with self._store.transaction() as tx:
             parent = tx.get_resource(draft.parent) if draft.parent is not None else None
@@ -620,7 +625,7 @@ def _permissions(tx: RegistryTx, permissions: tuple[Permission, ...]) -> tuple[P
         if not perm.actions:
             raise ValidationError("a permission names at least one action", field=f"{where}.actions")
         for action in perm.actions:
-            _match(ACTION_NAME, action, f"{where}.actions", "lowercase action names such as 'read' or 'call_tool'")
+            _match(ACTION_NAME, action, f"{where}.actions", ACTION_RULE)
         if perm.resource != "*" and tx.get_resource(perm.resource) is None:
             raise ValidationError(f"resource {perm.resource!r} does not exist", field=f"{where}.resource")
         out.append(Permission(actions=tuple(sorted(set(perm.actions))), resource=perm.resource))
@@ -635,7 +640,7 @@ def _match(pattern: re.Pattern[str], value: str, field: str, what: str) -> None:
 def _label(value: str, field: str) -> str:
     if value == "":
         return value
-    _match(LABEL, value, field, "a lowercase label (letters, digits, '.', '_', '-'; 1-63)")
+    _match(LABEL, value, field, "empty, or " + LABEL_RULE)
     return value
 
 
@@ -643,7 +648,7 @@ def _labels(values: tuple[str, ...], field: str) -> tuple[str, ...]:
     if len(values) > 32:
         raise ValidationError("at most 32 labels", field=field)
     for v in values:
-        _match(LABEL, v, field, "lowercase labels (letters, digits, '.', '_', '-'; 1-63)")
+        _match(LABEL, v, field, LABEL_RULE)
     return tuple(sorted(set(values)))
 
 
@@ -656,5 +661,5 @@ def _clearance(value: int) -> int:
 def _email(value: str) -> str:
     value = value.strip()
     if not EMAIL.match(value) or len(value) > 320:
-        raise ValidationError("email must look like name@example.org", field="email")
+        raise ValidationError(f"email must be {EMAIL_RULE}", field="email")
     return value.lower()

@@ -7,7 +7,8 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Path
 
-from remit.api.schemas.common import ErrorBody, PageResponse
+from remit.api.schemas.common import NAME, RESOURCE, ErrorBody, PageResponse
+from remit.explain import rule
 from remit.paging import Page, encode_cursor
 
 T = TypeVar("T")
@@ -31,15 +32,16 @@ OAUTH_UNAVAILABLE: dict[str, Any] = {
     "description": "RFC 6749 error `temporarily_unavailable`: the store or the audit log did not answer in time; retry"
 }
 
-_NAME = r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$"
+_NAME = NAME
 AgentNamePath = Annotated[str, Path(pattern=_NAME, max_length=64, description="The agent's name.")]
 UserIdPath = Annotated[str, Path(pattern=_NAME, max_length=64, description="The user's id.")]
 RoleNamePath = Annotated[str, Path(pattern=_NAME, max_length=64, description="The role's name.")]
 ResourceIdPath = Annotated[
     str,
-    Path(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9._:-]{0,126}[A-Za-z0-9_])?$", max_length=128, description="Resource id."),
+    Path(pattern=RESOURCE, max_length=128, description="Resource id."),
 ]
-TokenIdPath = Annotated[str, Path(pattern=r"^tok_[A-Za-z0-9_-]{1,40}$", description="The admin token's id.")]
+_TOKEN_ID = rule(r"^tok_[A-Za-z0-9_-]{1,40}$", "an admin token id: tok_ and then 1 to 40 letters, digits, '-' and '_'")
+TokenIdPath = Annotated[str, Path(pattern=_TOKEN_ID, description="The admin token's id.")]
 
 
 def render_page(page: Page[T], of: Callable[[T], Out]) -> PageResponse[Out]:

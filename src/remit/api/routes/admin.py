@@ -16,13 +16,13 @@ from remit.api.schemas.admin import (
     AdminTokenResponse,
     EventResponse,
 )
-from remit.api.schemas.common import DateTime, PageResponse
+from remit.api.schemas.common import SOME_LINE, DateTime, PageResponse
 from remit.errors import ValidationError
 from remit.registry.ports import EventFilter
 
 router = APIRouter(tags=["admin"], responses=ERRORS)
 
-_Text = Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
+_Text = Annotated[str | None, Query(max_length=200, pattern=SOME_LINE)]
 
 
 class WhoAmIResponse(BaseModel):

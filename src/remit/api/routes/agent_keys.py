@@ -11,10 +11,12 @@ from remit.api.deps import PrincipalDep, RemitDep
 from remit.api.routes._common import ERRORS, AgentNamePath
 from remit.api.schemas.agent_keys import AgentKeyAddRequest, AgentKeyResponse
 from remit.api.schemas.common import PageResponse
+from remit.explain import rule
 
 router = APIRouter(prefix="/v1/agents/{name}/keys", tags=["agents"], responses=ERRORS)
 
-KidPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="The key's RFC 7638 thumbprint.")]
+_KID = rule(r"^[A-Za-z0-9_-]{1,64}$", "a key thumbprint: 1 to 64 letters, digits, '-' and '_'")
+KidPath = Annotated[str, Path(pattern=_KID, description="The key's RFC 7638 thumbprint.")]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=AgentKeyResponse)

@@ -9,14 +9,14 @@ from fastapi import APIRouter, Query, status
 from remit.api.deps import PageDep, PrincipalDep, RemitDep
 from remit.api.routes._common import ERRORS, AgentNamePath, render_page
 from remit.api.schemas.agents import AgentCreateRequest, AgentResponse, AgentUpdateRequest
-from remit.api.schemas.common import PageResponse, StatusChangeRequest
+from remit.api.schemas.common import LABEL_PATTERN, NAME, PageResponse, StatusChangeRequest
 from remit.registry.models import AgentAction, AgentStatus, RiskTier
 from remit.registry.ports import AgentFilter
 
 router = APIRouter(prefix="/v1/agents", tags=["agents"], responses=ERRORS)
 
-_Label = Annotated[str | None, Query(max_length=63, pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$")]
-_Name = Annotated[str | None, Query(max_length=64, pattern=r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$")]
+_Label = Annotated[str | None, Query(max_length=63, pattern=LABEL_PATTERN)]
+_Name = Annotated[str | None, Query(max_length=64, pattern=NAME)]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=AgentResponse)

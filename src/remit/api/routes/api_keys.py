@@ -16,11 +16,13 @@ from remit.api.schemas.api_keys import (
     ApiKeyResponse,
 )
 from remit.api.schemas.common import PageResponse
+from remit.explain import rule
 from remit.paging import encode_cursor
 
 router = APIRouter(tags=["agents"], responses=ERRORS)
 
-KeyIdPath = Annotated[str, Path(pattern=r"^[0-9a-f]{16}$", description="The legacy API key's id.")]
+_KEY_ID = rule(r"^[0-9a-f]{16}$", "a legacy API key id: 16 lowercase hexadecimal digits")
+KeyIdPath = Annotated[str, Path(pattern=_KEY_ID, description="The legacy API key's id.")]
 
 
 @router.post("/v1/agents/{name}/api-keys", status_code=status.HTTP_201_CREATED, response_model=ApiKeyCreatedResponse)

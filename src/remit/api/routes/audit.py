@@ -29,9 +29,10 @@ from remit.api.schemas.audit import (
     PublicKeyResponse,
     audit_filter,
 )
-from remit.api.schemas.common import PageResponse, QueryBool
+from remit.api.schemas.common import SOME_LINE, PageResponse, QueryBool
 from remit.container import Remit
 from remit.errors import BadRequest, RemitError
+from remit.explain import rule
 from remit.store.audit import AuditFilter
 
 router = APIRouter(tags=["audit"], responses=ERRORS)
@@ -42,7 +43,8 @@ MAX_STREAM_SECONDS = 60.0  #: a stream ends after this long; the client resumes 
 STREAM_BATCH = 500  #: records looked at per poll
 MAX_CHAIN_SLICE = 5000
 
-_TEXT_SCHEMA: dict[str, Any] = {"maxLength": 200, "pattern": r"^[^\x00-\x1f\x7f]+$"}
+# These parameters are checked by ``audit_filter`` (a 400 naming the parameter); the patterns document them.
+_TEXT_SCHEMA: dict[str, Any] = {"maxLength": 200, "pattern": SOME_LINE}
 _Text = Annotated[str | None, Query(json_schema_extra=_TEXT_SCHEMA)]
 _Agent = Annotated[
     str | None, Query(description="The agent's name (a decision's principal).", json_schema_extra=_TEXT_SCHEMA)
@@ -52,7 +54,10 @@ _Resource = Annotated[
     str | None,
     Query(
         description="`Type::id` as records index it: `Tool::helpdesk.get_ticket`, `agent::bot` (a change's target).",
-        json_schema_extra={"maxLength": 400, "pattern": r"^[A-Za-z_][A-Za-z0-9_]*::.+$"},
+        json_schema_extra={
+            "maxLength": 400,
+            "pattern": rule(r"^[A-Za-z_][A-Za-z0-9_]*::.+$", "Type::id, such as Tool::helpdesk.get_ticket"),
+        },
     ),
 ]
 _Kind = Annotated[
@@ -72,7 +77,10 @@ _Time = Annotated[
 ]
 _After = Annotated[
     str | None,
-    Query(description="A record's `seq`: start after it.", json_schema_extra={"pattern": r"^[0-9]{1,18}$"}),
+    Query(
+        description="A record's `seq`: start after it.",
+        json_schema_extra={"pattern": rule(r"^[0-9]{1,18}$", "a record's seq: 1 to 18 digits")},
+    ),
 ]
 
 

@@ -33,6 +33,7 @@ from remit.api.schemas.common import ErrorBody
 from remit.audit.receipt import Receipt
 from remit.container import Remit
 from remit.errors import RemitError
+from remit.explain import rule
 from remit.obs.decisions import decision_source
 from remit.policy.authzen import AuthZen, InvalidAuthZenRequest, parse_json
 from remit.policy.search import Search
@@ -269,7 +270,11 @@ TenantPath = Annotated[
     str,
     Path(
         max_length=200,
-        pattern=r"^([A-Za-z0-9_~-][A-Za-z0-9._~-]*(/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*)?$",
+        pattern=rule(
+            r"^([A-Za-z0-9_~-][A-Za-z0-9._~-]*(/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*)?$",
+            "a PDP identifier path: segments of letters, digits, '.', '_', '~' and '-', separated by '/', each "
+            "starting with anything but '.'",
+        ),
         description="The path of the PDP identifier, such as `tenant-1`.",
     ),
 ]

@@ -17,10 +17,12 @@ from remit.api.schemas.certificates import (
     ReasonText,
 )
 from remit.api.schemas.common import ErrorBody, PageResponse
+from remit.explain import rule
 
 router = APIRouter(tags=["certificates"], responses=ERRORS)
 
-SerialPath = Annotated[str, Path(pattern=r"^[0-9a-fA-F]{1,40}$", description="The certificate's serial, hex.")]
+_SERIAL = rule(r"^[0-9a-fA-F]{1,40}$", "a certificate serial: 1 to 40 hexadecimal digits")
+SerialPath = Annotated[str, Path(pattern=_SERIAL, description="The certificate's serial, hex.")]
 
 _PUBLIC: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "There is no CA yet (`remit ca init`)"},

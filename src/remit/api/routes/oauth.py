@@ -147,7 +147,9 @@ async def _form(request: Request) -> dict[str, list[str]]:
         raise InvalidRequest("the request body must be application/x-www-form-urlencoded")
     body = await request.body()
     if len(body) > MAX_FORM_BYTES:
-        raise InvalidRequest("the request body is too large")
+        raise InvalidRequest(
+            f"the request body is over {MAX_FORM_BYTES} bytes; a token request is a few short parameters"
+        )
     try:
         params = parse_qs(body.decode("utf-8"), keep_blank_values=False, strict_parsing=False, max_num_fields=32)
     except (UnicodeDecodeError, ValueError) as exc:

@@ -21,6 +21,7 @@ from remit.api.schemas.registration import (
     RegistrationTokenResponse,
 )
 from remit.errors import ValidationError
+from remit.explain import rule
 from remit.tokens.errors import InvalidClientMetadata
 
 router = APIRouter()
@@ -75,7 +76,10 @@ async def register(request: Request, remit: RemitDep) -> JSONResponse:
     return JSONResponse(answer, status_code=201, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
 
-TokenIdPath = Annotated[str, Path(pattern=r"^reg_[A-Za-z0-9_-]{1,40}$", description="The registration token's id.")]
+_TOKEN_ID = rule(
+    r"^reg_[A-Za-z0-9_-]{1,40}$", "a registration token id: reg_ and then 1 to 40 letters, digits, '-' and '_'"
+)
+TokenIdPath = Annotated[str, Path(pattern=_TOKEN_ID, description="The registration token's id.")]
 
 
 @router.post(

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from remit.api.deps import PageDep, PrincipalDep, RemitDep
 from remit.api.routes._common import ERRORS, ResourceIdPath, render_page
-from remit.api.schemas.common import PageResponse
+from remit.api.schemas.common import RESOURCE, PageResponse
 from remit.api.schemas.resources import ResourceCreateRequest, ResourceResponse, ResourceUpdateRequest
 from remit.registry.models import ResourceKind
 from remit.registry.ports import ResourceFilter
@@ -27,9 +27,7 @@ def list_resources(
     p: PrincipalDep,
     page: PageDep,
     kind: ResourceKind | None = None,
-    parent: Annotated[
-        str | None, Query(max_length=128, pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9._:-]{0,126}[A-Za-z0-9_])?$")
-    ] = None,
+    parent: Annotated[str | None, Query(max_length=128, pattern=RESOURCE)] = None,
 ) -> PageResponse[ResourceResponse]:
     where = ResourceFilter(kind=kind, parent=parent)
     return render_page(remit.registry.list_resources(p, where, page), ResourceResponse.of)

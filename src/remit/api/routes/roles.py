@@ -8,13 +8,13 @@ from fastapi import APIRouter, Query, Response, status
 
 from remit.api.deps import PageDep, PrincipalDep, RemitDep
 from remit.api.routes._common import ERRORS, AgentNamePath, RoleNamePath, UserIdPath, render_page
-from remit.api.schemas.common import PageResponse
+from remit.api.schemas.common import NAME, PageResponse
 from remit.api.schemas.roles import RoleCreateRequest, RoleResponse, RoleUpdateRequest
 from remit.registry.ports import RoleFilter
 
 router = APIRouter(prefix="/v1/roles", tags=["roles"], responses=ERRORS)
 
-_Name = Annotated[str | None, Query(max_length=64, pattern=r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$")]
+_Name = Annotated[str | None, Query(max_length=64, pattern=NAME)]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=RoleResponse)

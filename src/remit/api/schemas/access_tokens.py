@@ -7,13 +7,14 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from remit.api.schemas.common import AgentName, Request
+from remit.api.schemas.common import SAFE_TEXT, AgentName, Request
+from remit.explain import rule
 from remit.tokens.adminrevoke import MAX_REASON, Revocation
 from remit.tokens.endpoint import MAX_JTI_CHARS
 
-_SAFE = r"^[^\x00-\x08\x0b-\x1f\x7f]*$"
+_SAFE = SAFE_TEXT
 #: an access token is a compact JWS: base64url segments and dots
-_COMPACT = r"^[A-Za-z0-9_.=-]+$"
+_COMPACT = rule(r"^[A-Za-z0-9_.=-]+$", "a compact JWT: base64url segments (letters, digits, '-' and '_') joined by '.'")
 
 
 class TokenRevokeRequest(Request):

@@ -19,12 +19,13 @@ from remit.api.schemas.common import (
     attrs_in,
     attrs_out,
 )
-from remit.registry.models import Agent, AgentStatus, RiskTier
+from remit.explain import sentence
+from remit.registry.models import NAME_RULE, Agent, AgentStatus, RiskTier
 from remit.registry.service import AgentChanges, AgentDraft
 
 
 class AgentCreateRequest(Request):
-    name: AgentName = Field(description="Unique; becomes spiffe://<trust-domain>/agent/<name>.")
+    name: AgentName = Field(description="Unique; becomes spiffe://<trust-domain>/agent/<name>. " + sentence(NAME_RULE))
     owner: UserId = Field(description="The id of the accountable human; must be an active user.")
     purpose: LongText = ""
     team: Label = ""

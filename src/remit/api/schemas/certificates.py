@@ -7,11 +7,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from remit.api.schemas.common import Int, Request
+from remit.api.schemas.common import ONE_LINE, SAFE_TEXT, Int, Request
 from remit.tokens.ca import MAX_CSR_BYTES
 from remit.tokens.certificates import MAX_REASON_CHARS, AgentCertificate, CaRecord
 
-Organization = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]*$")]
+Organization = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=ONE_LINE)]
 
 
 class CaInitRequest(Request):
@@ -96,4 +96,4 @@ class CertificateResponse(BaseModel):
         )
 
 
-ReasonText = Annotated[str, StringConstraints(max_length=MAX_REASON_CHARS, pattern=r"^[^\x00-\x08\x0b-\x1f\x7f]*$")]
+ReasonText = Annotated[str, StringConstraints(max_length=MAX_REASON_CHARS, pattern=SAFE_TEXT)]

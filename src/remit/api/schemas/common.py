@@ -17,6 +17,19 @@ from pydantic import (
     StringConstraints,
 )
 
+from remit.explain import rule, sentence
+from remit.registry.models import (
+    AGENT_NAME,
+    ATTR_KEY,
+    ATTR_KEY_RULE,
+    EMAIL_RULE,
+    LABEL_RULE,
+    NAME_RULE,
+    RESOURCE_ID,
+    RESOURCE_ID_RULE,
+)
+from remit.registry.service import LABEL
+
 T = TypeVar("T")
 
 #: A JSON boolean, ``true`` or ``false``: never ``"yes"``, ``"true"``, ``0`` or ``1`` coerced into one. Every
@@ -55,24 +68,46 @@ def _date_time(value: object) -> object:
 #: A date-time with a time zone, as RFC 3339 text, in a body or a query string. Every request date-time is one.
 DateTime = Annotated[AwareDatetime, BeforeValidator(_date_time)]
 
+# Each pattern is registered with what it allows in words (``rule``): error messages and the OpenAPI descriptions say
+# that, never the regex.
 #: text without control characters (PostgreSQL cannot store NUL; logs should not carry escapes)
-_SAFE = r"^[^\x00-\x08\x0b-\x1f\x7f]*$"
+SAFE_TEXT = rule(r"^[^\x00-\x08\x0b-\x1f\x7f]*$", "text without control characters (tabs and new lines are allowed)")
+#: one line: no control characters at all
+ONE_LINE = rule(r"^[^\x00-\x1f\x7f]*$", "one line of text, without control characters")
+SOME_LINE = rule(r"^[^\x00-\x1f\x7f]+$", "one line of text, not empty, without control characters")
+NAME = rule(AGENT_NAME.pattern, NAME_RULE)  #: agents, users and roles
+RESOURCE = rule(RESOURCE_ID.pattern, RESOURCE_ID_RULE)
+LABEL_PATTERN = rule(LABEL.pattern, LABEL_RULE)
+LABEL_OR_EMPTY = rule(r"^([a-z0-9][a-z0-9_.-]{0,62})?$", "empty, or " + LABEL_RULE)
+EMAIL = rule(r"^[^@\s\x00-\x1f]{1,64}@[^@\s\x00-\x1f]{1,255}$", EMAIL_RULE)
+ATTR_NAME = rule(ATTR_KEY.pattern, ATTR_KEY_RULE)
 
-ShortText = Annotated[str, StringConstraints(max_length=200, pattern=_SAFE)]
-LongText = Annotated[str, StringConstraints(max_length=1000, pattern=_SAFE)]
-Label = Annotated[str, StringConstraints(max_length=63, pattern=r"^([a-z0-9][a-z0-9_.-]{0,62})?$")]
-AgentName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$")]
-UserId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$")]
-RoleName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$")]
-ResourceId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9._:-]{0,126}[A-Za-z0-9_])?$")]
-Email = Annotated[str, StringConstraints(max_length=320, pattern=r"^[^@\s\x00-\x1f]{1,64}@[^@\s\x00-\x1f]{1,255}$")]
-AttrString = Annotated[str, StringConstraints(max_length=256, pattern=_SAFE)]
+ShortText = Annotated[str, StringConstraints(max_length=200, pattern=SAFE_TEXT)]
+LongText = Annotated[str, StringConstraints(max_length=1000, pattern=SAFE_TEXT)]
+Label = Annotated[
+    str,
+    StringConstraints(max_length=63, pattern=LABEL_OR_EMPTY),
+    Field(description=sentence("empty, or " + LABEL_RULE)),
+]
+AgentName = Annotated[str, StringConstraints(pattern=NAME), Field(description=sentence(NAME_RULE))]
+UserId = Annotated[str, StringConstraints(pattern=NAME), Field(description=sentence(NAME_RULE))]
+RoleName = Annotated[str, StringConstraints(pattern=NAME), Field(description=sentence(NAME_RULE))]
+ResourceId = Annotated[str, StringConstraints(pattern=RESOURCE), Field(description=sentence(RESOURCE_ID_RULE))]
+Email = Annotated[str, StringConstraints(max_length=320, pattern=EMAIL), Field(description=sentence(EMAIL_RULE))]
+AttrString = Annotated[str, StringConstraints(max_length=256, pattern=SAFE_TEXT)]
 AttrInt = Annotated[Int, Field(ge=-(2**63), le=2**63 - 1)]
 AttrValue = Bool | AttrInt | AttrString | Annotated[list[AttrString], Field(max_length=32)]
-AttrKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
+AttrKey = Annotated[str, StringConstraints(pattern=ATTR_NAME)]
 #: keys outside the pattern are refused: the schema says so too (pydantic alone leaves other keys open)
 Attributes = Annotated[
-    dict[AttrKey, AttrValue], Field(max_length=32, json_schema_extra={"additionalProperties": False})
+    dict[AttrKey, AttrValue],
+    Field(
+        max_length=32,
+        description="Up to 32 attributes for policies to read; names are "
+        + ATTR_KEY_RULE
+        + "; values are strings, whole numbers, true or false, or lists of strings.",
+        json_schema_extra={"additionalProperties": False},
+    ),
 ]
 
 
@@ -96,7 +131,7 @@ class PageResponse(BaseModel, Generic[T]):
 
 
 class StatusChangeRequest(Request):
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=1000, pattern=_SAFE)]
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=1000, pattern=SAFE_TEXT)]
 
 
 def attrs_out(attributes: dict[str, str | int | bool | tuple[str, ...]]) -> dict[str, str | int | bool | list[str]]:

@@ -7,10 +7,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from remit.api.schemas.common import Bool, Request
+from remit.api.schemas.common import SAFE_TEXT, Bool, Request
 from remit.tokens.keys import Alg, KeyStatus, VerificationKey
 
-_REASON = r"^[^\x00-\x08\x0b-\x1f\x7f]*$"
+_REASON = SAFE_TEXT
 
 
 class Jwk(BaseModel):

@@ -7,12 +7,12 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from remit.api.schemas.common import Bool, Int, Request
+from remit.api.schemas.common import SAFE_TEXT, Bool, Int, Request
 from remit.policy.model import Mode, OnError
 from remit.policy.service import PolicyStatus
 from remit.policy.versions import PolicyVersion
 
-Reason = Annotated[str, StringConstraints(max_length=1000, pattern=r"^[^\x00-\x08\x0b-\x1f\x7f]*$")]
+Reason = Annotated[str, StringConstraints(max_length=1000, pattern=SAFE_TEXT)]
 
 
 class PolicyApplyRequest(Request):
@@ -98,7 +98,7 @@ class RollbackRequest(Request):
 
 class ModeRequest(Request):
     mode: Mode
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=1000, pattern=r"^[^\x00-\x08\x0b-\x1f\x7f]*$")]
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=1000, pattern=SAFE_TEXT)]
 
 
 class DiffResponse(BaseModel):

@@ -8,15 +8,22 @@ from typing import Annotated
 from pydantic import BaseModel, Field, StringConstraints
 
 from remit.api.schemas.common import LongText, Request, RoleName
-from remit.registry.models import Permission, Role
-from remit.registry.service import RoleChanges, RoleDraft
+from remit.explain import rule
+from remit.registry.models import ACTION_RULE, RESOURCE_ID_RULE, Permission, Role
+from remit.registry.service import ACTION_NAME, RoleChanges, RoleDraft
 
-ActionName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_:.-]{0,63}$")]
-ResourceRef = Annotated[str, StringConstraints(pattern=r"^(\*|[A-Za-z0-9](?:[A-Za-z0-9._:-]{0,126}[A-Za-z0-9_])?)$")]
+ActionName = Annotated[str, StringConstraints(pattern=rule(ACTION_NAME.pattern, ACTION_RULE))]
+_RESOURCE_REF = rule(
+    r"^(\*|[A-Za-z0-9](?:[A-Za-z0-9._:-]{0,126}[A-Za-z0-9_])?)$",
+    "* (every resource) or a resource id: " + RESOURCE_ID_RULE,
+)
+ResourceRef = Annotated[str, StringConstraints(pattern=_RESOURCE_REF)]
 
 
 class PermissionBody(Request):
-    actions: Annotated[list[ActionName], Field(min_length=1, max_length=32)]
+    actions: Annotated[
+        list[ActionName], Field(min_length=1, max_length=32, description=f"1 to 32, each {ACTION_RULE}.")
+    ]
     resource: ResourceRef = Field(description="A resource id (its children included), or * for every resource.")
 
     def to_domain(self) -> Permission:
