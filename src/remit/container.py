@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -19,7 +20,6 @@ from remit.clock import Clock, SystemClock
 from remit.net.http import FetchPolicy, fetch_json
 from remit.obs.decisions import fan_out
 from remit.obs.metrics import Metrics
-from remit.obs.tracing import Tracing
 from remit.policy.authorizer import AUDIT_WAIT_SECONDS, Authorizer
 from remit.policy.engine import PolicyEngine
 from remit.policy.refresh import PolicyRefresher
@@ -55,6 +55,9 @@ from remit.tokens.registrationtokenservice import RegistrationTokenService
 from remit.tokens.remotejwks import ClientKeySets
 from remit.tokens.revocationset import RevocationSet
 from remit.tokens.verify import VerifiedCache, VerifyPolicy
+
+if TYPE_CHECKING:
+    from remit.obs.tracing import Tracing
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +107,11 @@ class Remit:
         )
         policies = PolicyService(store, clock)
         metrics = Metrics()
-        tracing = Tracing.from_settings(settings.observability)
+        tracing: Tracing | None = None
+        if settings.observability.tracing:  # OpenTelemetry is imported only when tracing is on
+            from remit.obs.tracing import Tracing
+
+            tracing = Tracing.from_settings(settings.observability)
         sinks = [log_would_deny, metrics.observe_decision]
         if tracing is not None:
             sinks.append(tracing.observe_decision)
