@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
@@ -99,12 +98,7 @@ class Remit:
         if migrate_schema:
             migrate.upgrade(engine)
         store = SqlStore(engine)
-        registry = RegistryService(
-            store,
-            clock,
-            trust_domain=settings.trust_domain,
-            review_interval=timedelta(days=settings.review_interval_days),
-        )
+        registry = RegistryService.from_settings(settings, store, clock)
         policies = PolicyService(store, clock)
         metrics = Metrics()
         tracing: Tracing | None = None

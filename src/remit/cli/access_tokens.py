@@ -12,8 +12,6 @@ Every command works on the local estate in process and against a server (``--url
 here prints a private key; the token's own header and claims are printed, never the agent's key.
 """
 
-from __future__ import annotations
-
 import json
 import secrets
 import sys
@@ -184,7 +182,7 @@ def revoke(
 
 
 def _revoke_as_agent(
-    ctx: typer.Context, token: str, signing: jose.SigningKey, agent: str | None, url: str | None, as_json: bool
+    ctx: typer.Context, token: str, signing: "jose.SigningKey", agent: str | None, url: str | None, as_json: bool
 ) -> None:
     client_id = agent or _client_id(token)
     side = _open(ctx, url)
@@ -244,7 +242,7 @@ def _assertion_type() -> str:
     return ASSERTION_TYPE
 
 
-def _load_key(path: Path, kid: str | None) -> jose.SigningKey:
+def _load_key(path: Path, kid: str | None) -> "jose.SigningKey":
     """The agent's private key from a PEM file or a private JWK; a file that is neither is a usage error."""
     from remit.tokens import jose
     from remit.tokens.errors import InvalidKey
@@ -265,7 +263,7 @@ def _load_key(path: Path, kid: str | None) -> jose.SigningKey:
         raise typer.BadParameter(f"{path} holds no usable private key: {message}", param_hint="--key") from None
 
 
-def _assertion(agent: str, key: jose.SigningKey, audience: str) -> str:
+def _assertion(agent: str, key: "jose.SigningKey", audience: str) -> str:
     """An RFC 7523 client assertion: ``iss`` and ``sub`` the agent, ``aud`` the token endpoint, one minute."""
     from remit.tokens import jose
 

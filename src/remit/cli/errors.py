@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-import pydantic
 import typer
 from typer import core as typer_core
 
@@ -38,6 +38,16 @@ def clean(text: str) -> str:
     return "".join(c if c.isprintable() else " " for c in text).strip()
 
 
+def validation_errors(exc: BaseException) -> list[Any] | None:
+    """The errors of a pydantic ``ValidationError``, else None. pydantic is never imported here: a process that
+    has not loaded it cannot have raised one."""
+    core = sys.modules.get("pydantic_core")
+    if core is not None and isinstance(exc, core.ValidationError):
+        errors: list[Any] = exc.errors()
+        return errors
+    return None
+
+
 def describe(exc: BaseException) -> str:
     """The one line shown for ``exc``."""
     if isinstance(exc, TokenError):  # an OAuth refusal: its RFC error code, then what to fix
@@ -45,8 +55,9 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, RemitError):
         named = exc.field and not exc.message.startswith(f"{exc.field}:")
         return clean(f"{exc.field}: {exc.message}" if named else exc.message)
-    if isinstance(exc, pydantic.ValidationError):
-        first = exc.errors()[0]
+    errors = validation_errors(exc)
+    if errors:
+        first = errors[0]
         loc = ".".join(str(part) for part in first["loc"])
         return clean(f"{loc}: {first['msg']}" if loc else first["msg"])
     if isinstance(exc, OSError):
@@ -70,10 +81,9 @@ def guarded(call: Callable[[], Any]) -> Any:
         return call()
     except (typer.Exit, typer.Abort, typer.TyperException, BrokenPipeError):
         raise  # Typer reports its own usage errors, and quietly ends on a closed pipe (`remit ... | head`)
-    except (RemitError, pydantic.ValidationError, OSError) as exc:
-        fail(exc)
     except Exception as exc:
-        if os.environ.get("REMIT_DEBUG"):
+        expected = isinstance(exc, RemitError | OSError) or validation_errors(exc) is not None
+        if not expected and os.environ.get("REMIT_DEBUG"):
             raise
         fail(exc)
 

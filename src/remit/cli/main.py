@@ -1,7 +1,6 @@
 """The ``remit`` Typer app: global options, the command groups, and the ``main()`` console-script entry point."""
 
-from __future__ import annotations
-
+import gc
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -109,3 +108,7 @@ def main() -> None:
         guarded(lambda: app(prog_name="remit"))
     except typer.Exit as done:  # from ``guarded`` when the failure came before Typer's own handling
         sys.exit(done.exit_code)
+    finally:
+        # The process ends now. What it built (modules, the command tree, the store's mappings) is freed with it:
+        # the collection at interpreter exit would walk all of it and find nothing to free (~0.1 s of a local read).
+        gc.freeze()

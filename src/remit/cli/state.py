@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from remit.cli.backend import Backend
 from remit.errors import ConfigurationError
-from remit.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from remit.cli.backend import Backend
+    from remit.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +25,8 @@ class CliState:
     def settings(self, **overrides: Any) -> Settings:
         """Settings from the environment and ``remit.toml``, with ``overrides`` (e.g. ``remit serve --port``) over
         them, so that what is derived from them (the token issuer's URL) follows."""
+        from remit.settings import load_settings  # pydantic-settings: only for commands that read settings
+
         return load_settings(home=self.home, **overrides) if self.home is not None else load_settings(**overrides)
 
     def token(self) -> str:
@@ -45,7 +49,7 @@ class CliState:
             from remit.cli.remote import RemoteBackend  # httpx only when needed
 
             return RemoteBackend(self.url, self.token())
-        from remit.cli.local import LocalBackend
+        from remit.cli.local import LocalBackend  # the store (SQLAlchemy) only when needed
 
         return LocalBackend(self.settings())
 
