@@ -27,21 +27,23 @@ from remit.cli import (
     tokens,
     users,
 )
-from remit.cli.errors import GuardedGroup, guarded
+from remit.cli.errors import guarded
 from remit.cli.options import AsJson
-from remit.cli.state import CliState, backend
+from remit.cli.state import backend
+from remit.cli.tree import RootGroup, root_state
 
 HELP = (
     "Remit: access management for AI agents.\n\n"
     "Admin commands work on the local estate in REMIT_HOME (default ./.remit) directly: whoever can write "
     "REMIT_HOME is an admin, and changes are recorded as local:<your OS user>. "
     "With --url (or REMIT_URL) they go to a running server instead, authenticated by the admin token in "
-    "REMIT_TOKEN (or --token-file). A server sees changes made either way at its next request.\n\n"
+    "REMIT_TOKEN (or --token-file). A server sees changes made either way at its next request. "
+    "The global options (--url, --token-file, --home) may come before the command or after it.\n\n"
     "Exit codes: 0 done, 1 refused or failed, 2 bad command line."
 )
 
 app = typer.Typer(
-    cls=GuardedGroup,
+    cls=RootGroup,
     help=HELP,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -68,7 +70,7 @@ def root(
         typer.Option("--home", envvar="REMIT_HOME", help="The local estate's directory (default ./.remit)."),
     ] = None,
 ) -> None:
-    ctx.obj = CliState(url=url or None, token_file=token_file, home=home)
+    ctx.obj = root_state(ctx, url=url or None, token_file=token_file, home=home)
 
 
 app.add_typer(agents.app, name="agent")

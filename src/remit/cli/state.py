@@ -15,12 +15,16 @@ if TYPE_CHECKING:
     from remit.cli.backend import Backend
     from remit.settings import Settings
 
+#: the global options, by parameter name: the root's, and accepted after any subcommand too (``tree.py``)
+GLOBAL_OPTIONS = ("url", "token_file", "home")
+
 
 @dataclass(frozen=True, slots=True)
 class CliState:
     url: str | None = None  #: the server to talk to; None: work on REMIT_HOME directly
     token_file: Path | None = None  #: a file holding the admin token (else REMIT_TOKEN)
     home: Path | None = None  #: REMIT_HOME given on the command line
+    given: frozenset[str] = frozenset()  #: which of the above were given on the command line (not the environment)
 
     def settings(self, **overrides: Any) -> Settings:
         """Settings from the environment and ``remit.toml``, with ``overrides`` (e.g. ``remit serve --port``) over
