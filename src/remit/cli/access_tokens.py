@@ -144,7 +144,7 @@ def inspect(ctx: typer.Context, token: TokenArg, as_json: AsJson = False) -> Non
 def revoke(
     ctx: typer.Context,
     token: Annotated[
-        str | None, typer.Argument(metavar="[TOKEN]", help="The access token, or - to read it from stdin.")
+        str | None, typer.Argument(metavar="TOKEN", help="The access token, or - to read it from stdin.")
     ] = None,
     key: Annotated[
         Path | None,

@@ -57,7 +57,9 @@ def root(
     ctx: typer.Context,
     url: Annotated[
         str | None,
-        typer.Option("--url", envvar="REMIT_URL", help="A Remit server to talk to, e.g. http://127.0.0.1:8400."),
+        typer.Option(
+            "--url", envvar="REMIT_URL", metavar="URL", help="A Remit server to talk to, e.g. http://127.0.0.1:8400."
+        ),
     ] = None,
     token_file: Annotated[
         Path | None,
@@ -67,7 +69,9 @@ def root(
     ] = None,
     home: Annotated[
         Path | None,
-        typer.Option("--home", envvar="REMIT_HOME", help="The local estate's directory (default ./.remit)."),
+        typer.Option(
+            "--home", envvar="REMIT_HOME", metavar="DIR", help="The local estate's directory (default ./.remit)."
+        ),
     ] = None,
 ) -> None:
     ctx.obj = root_state(ctx, url=url or None, token_file=token_file, home=home)

@@ -22,7 +22,9 @@ app = typer.Typer(
 
 PolicyPaths = Annotated[
     list[Path],
-    typer.Argument(help="Cedar files, joined in order; a directory means its *.cedar files in name order."),
+    typer.Argument(
+        metavar="PATH", help="Cedar files, joined in order; a directory means its *.cedar files in name order."
+    ),
 ]
 SchemaFile = Annotated[
     Path | None,

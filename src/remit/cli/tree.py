@@ -4,14 +4,19 @@ Typer builds the tree from the command modules; ``RootGroup`` (the root's class)
 
 * **global options after the subcommand**: ``--url``, ``--token-file`` and ``--home`` are the root's options, and
   every subcommand accepts them too, with the same meaning (``remit agent list --url URL``). Given twice on the
-  command line with different values is a usage error; a value on the command line wins over the environment.
+  command line with different values is a usage error; a value on the command line wins over the environment;
+* **help shows metavariables, not Python types**: an option's value is named in capitals after the option
+  (``--owner OWNER``) unless the command chose a metavariable (``--key FILE``), a choice lists its values
+  (``[low|medium|high|critical]``), a flag and an argument show none (an argument's name is its metavariable).
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Iterator
 from dataclasses import replace
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +36,7 @@ class RootGroup(GuardedGroup):
         super().__init__(**attrs)
         globals_ = [p for p in self.params if p.name in GLOBAL_OPTIONS]
         for command, is_root in _walk(self):
+            _name_values(command)
             if not is_root:
                 _accept_globals(command, globals_)
 
@@ -94,3 +100,45 @@ def root_state(ctx: typer.Context, **values: Any) -> CliState:
         if getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"  # not the environment or default
     )
     return CliState(**values, given=given)
+
+
+# -- metavariables -------------------------------------------------------------------------------------------
+
+
+def _name_values(command: Any) -> None:
+    """Metavariables for ``command``'s parameters, and its help option's, in place of Typer's Python types."""
+    for param in command.params:
+        _metavar(param)
+    original = command.get_help_option
+
+    @functools.wraps(original)
+    def help_option(ctx: typer.Context) -> Any:
+        option = original(ctx)
+        if option is not None:
+            option.metavar = ""  # a flag: no value to name
+        return option
+
+    command.get_help_option = help_option
+
+
+def _metavar(param: Any) -> None:
+    if param.param_type_name == "argument":
+        if param.metavar is None:
+            param.metavar = str(param.name).upper()
+        param.display_type_rich = _no_type  # the name says it; Typer would add its Python type
+        return
+    if param.metavar is not None:
+        return
+    if getattr(param, "is_flag", False) or getattr(param, "count", False):
+        param.metavar = ""
+        return
+    choices = param.type_descriptor.choices if param.type_descriptor.is_choice else None
+    if choices:
+        values = (c.value if isinstance(c, Enum) else c for c in choices)
+        param.metavar = "[" + "|".join(str(v) for v in values) + "]"
+        return
+    param.metavar = str(param.name).strip("_").upper()
+
+
+def _no_type(ctx: typer.Context) -> None:
+    return None
