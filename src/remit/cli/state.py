@@ -42,8 +42,7 @@ class CliState:
             where = "REMIT_TOKEN"
         if not value:
             raise ConfigurationError(
-                f"talking to a server needs an admin token: {where} is empty (set REMIT_TOKEN or pass --token-file)",
-                field="token",
+                f"talking to a server needs an admin token: {where} is empty (set REMIT_TOKEN or pass --token-file)"
             )
         return value
 

@@ -7,14 +7,16 @@ Typer builds the tree from the command modules; ``RootGroup`` (the root's class)
   command line with different values is a usage error; a value on the command line wins over the environment;
 * **help shows metavariables, not Python types**: an option's value is named in capitals after the option
   (``--owner OWNER``) unless the command chose a metavariable (``--key FILE``), a choice lists its values
-  (``[low|medium|high|critical]``), a flag and an argument show none (an argument's name is its metavariable).
+  (``[low|medium|high|critical]``), a flag and an argument show none (an argument's name is its metavariable);
+* **errors name the flag**: each command runs under ``errors.guarded`` with its own parameters, so an error about
+  a field (``user_id``) names the option that set it (``--user``).
 """
 
 from __future__ import annotations
 
 import copy
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from enum import Enum
 from pathlib import Path
@@ -23,7 +25,7 @@ from typing import Any
 import typer
 from typer import core as typer_core
 
-from remit.cli.errors import GuardedGroup
+from remit.cli.errors import GuardedGroup, guarded
 from remit.cli.state import GLOBAL_OPTIONS, CliState, state
 
 GLOBAL_PANEL = "Global options"  #: where a subcommand's help lists the global options
@@ -39,6 +41,8 @@ class RootGroup(GuardedGroup):
             _name_values(command)
             if not is_root:
                 _accept_globals(command, globals_)
+            if command.callback is not None and not isinstance(command, typer_core.TyperGroup):
+                command.callback = _guard(command.callback, command.params)
 
 
 def _walk(root: typer_core.TyperGroup) -> Iterator[tuple[Any, bool]]:
@@ -142,3 +146,14 @@ def _metavar(param: Any) -> None:
 
 def _no_type(ctx: typer.Context) -> None:
     return None
+
+
+# -- errors --------------------------------------------------------------------------------------------------
+
+
+def _guard(callback: Callable[..., Any], params: list[Any]) -> Callable[..., Any]:
+    @functools.wraps(callback)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        return guarded(lambda: callback(*args, **kwargs), params)
+
+    return run
