@@ -59,7 +59,7 @@ def test_help_imports_no_heavy_library(tmp_path: Path, args: list[str]) -> None:
         assert "pydantic" not in modules
 
 
-def test_a_local_read_imports_the_store_but_no_server_or_crypto_library(tmp_path: Path) -> None:
+def test_a_local_read_imports_the_store_but_no_server_crypto_or_policy_library(tmp_path: Path) -> None:
     home = tmp_path / "home"
     env = {"REMIT_HOME": str(home)}
     code, _ = imported(tmp_path, "init", "--admin-token-file", str(tmp_path / "token"), env=env)
@@ -67,7 +67,7 @@ def test_a_local_read_imports_the_store_but_no_server_or_crypto_library(tmp_path
     code, modules = imported(tmp_path, "agent", "list", env=env)
     assert code == 0
     assert {"sqlalchemy", "pydantic"} <= modules
-    assert modules & (SERVER | CRYPTO | {"httpx", "yaml", "psycopg"}) == set()
+    assert modules & (SERVER | CRYPTO | {"httpx", "yaml", "psycopg", "cedarpy"}) == set()
 
 
 def test_a_remote_command_imports_no_store(tmp_path: Path) -> None:

@@ -18,9 +18,10 @@ import time
 from collections.abc import Callable
 
 from remit.policy.engine import PolicyEngine
+from remit.policy.model import GuardChange
 from remit.policy.ports import ChangeFeed
 from remit.policy.service import PolicyService
-from remit.policy.state import GuardChange, compile_state
+from remit.policy.state import compile_state
 
 log = logging.getLogger(__name__)
 

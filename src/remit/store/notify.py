@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from remit.policy.state import GuardChange
+from remit.policy.model import GuardChange
 from remit.store.policies import CONTROL_ID
 from remit.store.tables import AgentRow, ControlRow, UserRow
 
