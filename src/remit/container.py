@@ -26,11 +26,9 @@ from remit.policy.service import PolicyService
 from remit.policy.sinks import log_would_deny
 from remit.registry.service import RegistryService
 from remit.settings import Settings
-from remit.store import migrate
 from remit.store.agentclients import AgentClientStore
 from remit.store.agentkeys import AgentKeyStore
 from remit.store.audit import AuditStore
-from remit.store.db import make_engine
 from remit.store.legacykeys import LegacyKeyStore
 from remit.store.notify import PgChangeFeed
 from remit.store.registrationtokens import RegistrationTokenStore
@@ -54,6 +52,7 @@ from remit.tokens.registrationtokenservice import RegistrationTokenService
 from remit.tokens.remotejwks import ClientKeySets
 from remit.tokens.revocationset import RevocationSet
 from remit.tokens.verify import VerifiedCache, VerifyPolicy
+from remit.wiring import Foundation
 
 if TYPE_CHECKING:
     from remit.obs.tracing import Tracing
@@ -92,13 +91,19 @@ class Remit:
     registration: ClientRegistration  #: RFC 7591 dynamic client registration
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, clock: Clock | None = None, migrate_schema: bool = True) -> Remit:
-        clock = clock or SystemClock()
-        engine = make_engine(settings.resolved_database_url)
-        if migrate_schema:
-            migrate.upgrade(engine)
-        store = SqlStore(engine)
-        registry = RegistryService.from_settings(settings, store, clock)
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        migrate_schema: bool = True,
+        foundation: Foundation | None = None,
+    ) -> Remit:
+        """``foundation``: the clock, engine, store and registry to build on when they are open already (a CLI
+        command that first needed only them); else they are made here (the schema migrated with ``migrate_schema``)."""
+        if foundation is None:
+            foundation = Foundation.from_settings(settings, clock or SystemClock(), migrate_schema=migrate_schema)
+        clock, engine, store, registry = foundation.clock, foundation.engine, foundation.store, foundation.registry
         policies = PolicyService(store, clock)
         metrics = Metrics()
         tracing: Tracing | None = None

@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # the whole of Remit (the token service, the policy engine, t
     from remit.admin.tokens import AdminToken
     from remit.container import Remit
     from remit.settings import Settings
+    from remit.wiring import Foundation
 
 HOME_MODE = 0o700
 SECRET_MODE = 0o600
@@ -59,9 +60,13 @@ def ensure_home(settings: Settings) -> Path:
     return home
 
 
-def open_estate(settings: Settings, *, create: bool) -> Remit:
-    """Open the database; with ``create``, create home and schema, else refuse an uninitialised home."""
+def open_estate(settings: Settings, *, create: bool, foundation: Foundation | None = None) -> Remit:
+    """Open the database; with ``create``, create home and schema, else refuse an uninitialised home.
+    ``foundation``: the database, store and registry of ``open_registry``, already open and checked, to build on."""
     from remit.container import Remit
+
+    if foundation is not None:
+        return Remit.from_settings(settings, foundation=foundation)
 
     if create:
         ensure_home(settings)
@@ -80,19 +85,20 @@ def open_estate(settings: Settings, *, create: bool) -> Remit:
     return remit
 
 
-def open_database(settings: Settings) -> Engine:
-    """The database of an initialised home whose schema is up to date, for a command that needs only the store
-    (``open_estate`` wires the whole of Remit over it)."""
-    from remit.store.db import make_engine
+def open_registry(settings: Settings) -> Foundation:
+    """The database, store and registry service of an initialised home whose schema is up to date, for a command
+    that needs no more (``open_estate`` wires the whole of Remit)."""
+    from remit.clock import SystemClock
+    from remit.wiring import Foundation
 
     _require_database(settings)
-    engine = make_engine(settings.resolved_database_url)
+    base = Foundation.from_settings(settings, SystemClock(), migrate_schema=False)
     try:
-        _require_schema(engine)
+        _require_schema(base.engine)
     except BaseException:
-        engine.dispose()
+        base.engine.dispose()
         raise
-    return engine
+    return base
 
 
 def _require_database(settings: Settings) -> None:

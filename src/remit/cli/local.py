@@ -13,13 +13,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, TypeVar
 
 from remit.cli.backend import Json, Listing, MemberKind, PageArgs
-from remit.cli.home import local_principal, open_database, open_estate
-from remit.clock import SystemClock
+from remit.cli.home import local_principal, open_estate, open_registry
 from remit.errors import ValidationError
 from remit.paging import Page, PageRequest, decode_cursor, encode_cursor
 from remit.policy.errors import PolicyValidationError
-from remit.registry.service import RegistryService
-from remit.store.repository import SqlStore
 
 if TYPE_CHECKING:  # the request models and the policy engine load with the commands that use them
     from pydantic import BaseModel
@@ -69,9 +66,9 @@ class LocalBackend:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._engine = open_database(settings)
+        self._base = open_registry(settings)
         self._p = local_principal()
-        self._registry = RegistryService.from_settings(settings, SqlStore(self._engine), SystemClock())
+        self._registry = self._base.registry
         self._wired: Remit | None = None
         self.location = f"local {settings.home}"
 
@@ -80,13 +77,13 @@ class LocalBackend:
         """The whole of Remit on this estate (policies, tokens, the audit log, ...), wired when a command first needs
         more than the registry: a registry command does not load the token service or the policy engine."""
         if self._wired is None:
-            self._wired = open_estate(self._settings, create=False)
+            self._wired = open_estate(self._settings, create=False, foundation=self._base)
         return self._wired
 
     def close(self) -> None:
         if self._wired is not None:
-            self._wired.close()
-        self._engine.dispose()
+            self._wired.close()  # the foundation's engine with it
+        self._base.engine.dispose()
 
     def whoami(self) -> Json:
         return {"actor": self._p.actor, "role": self._p.role.value, "user_id": self._p.user_id}
