@@ -8,7 +8,7 @@ VENV := .venv
 INSTALLED := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test bench bench-audit bench-tokens lint typecheck docs lock clean
+.PHONY: help install demo test bench bench-audit bench-tokens bench-cli lint typecheck docs lock clean
 
 help:
 	@echo "make demo       install, then run a local server with demo data on http://127.0.0.1:8400"
@@ -16,6 +16,7 @@ help:
 	@echo "make bench      the decision benchmark: Remit beside bare cedarpy, in process and over HTTP"
 	@echo "make bench-audit  the audit log benchmark: decisions with durable logging beside logging off; log capacity"
 	@echo "make bench-tokens the token benchmark: issuing and verifying beside raw Ed25519, a cache hit beside a decision"
+	@echo "make bench-cli  the CLI start-up benchmark: remit --help and a local read beside a bare Typer app"
 	@echo "make lint       ruff check, ruff format --check, docs/configuration.md up to date"
 	@echo "make typecheck  mypy --strict"
 	@echo "make docs       regenerate docs/configuration.md from the settings models"
@@ -43,6 +44,9 @@ bench-audit: $(INSTALLED)
 
 bench-tokens: $(INSTALLED)
 	$(VENV)/bin/python bench/tokens.py
+
+bench-cli: $(INSTALLED)
+	$(VENV)/bin/python bench/cli.py
 
 lint: $(INSTALLED)
 	scripts/lint

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
 from remit.admin.service import AdminTokenService
 from remit.audit.decisions import DecisionRecorder
 from remit.audit.log import AuditLog
-from remit.audit.mask import Masker
 from remit.audit.process import WriterConfig
 from remit.audit.service import AuditService, ChainAppender
 from remit.audit.signing import KEY_FILE, SigningKey
@@ -19,7 +18,6 @@ from remit.clock import Clock, SystemClock
 from remit.net.http import FetchPolicy, fetch_json
 from remit.obs.decisions import fan_out
 from remit.obs.metrics import Metrics
-from remit.obs.tracing import Tracing
 from remit.policy.authorizer import Authorizer
 from remit.policy.engine import PolicyEngine
 from remit.policy.refresh import PolicyRefresher
@@ -27,12 +25,9 @@ from remit.policy.service import PolicyService
 from remit.policy.sinks import log_would_deny
 from remit.registry.service import RegistryService
 from remit.settings import Settings
-from remit.store import migrate
 from remit.store.agentclients import AgentClientStore
 from remit.store.agentkeys import AgentKeyStore
 from remit.store.audit import AuditStore
-from remit.store.bounds import Timeouts
-from remit.store.db import make_engine
 from remit.store.legacykeys import LegacyKeyStore
 from remit.store.notify import PgChangeFeed
 from remit.store.registrationtokens import RegistrationTokenStore
@@ -56,6 +51,10 @@ from remit.tokens.registrationtokenservice import RegistrationTokenService
 from remit.tokens.remotejwks import ClientKeySets
 from remit.tokens.revocationset import RevocationSet
 from remit.tokens.verify import VerifiedCache, VerifyPolicy
+from remit.wiring import Foundation
+
+if TYPE_CHECKING:
+    from remit.obs.tracing import Tracing
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,24 +90,27 @@ class Remit:
     registration: ClientRegistration  #: RFC 7591 dynamic client registration
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, clock: Clock | None = None, migrate_schema: bool = True) -> Remit:
-        clock = clock or SystemClock()
-        timeouts = Timeouts.from_settings(settings.store)
-        engine = make_engine(settings.resolved_database_url, timeouts=timeouts)
-        if migrate_schema:
-            migrate.upgrade(engine)
-        #: one masker for every record: decisions and token records (``AuditLog``), admin changes (the store)
-        masker = Masker.from_paths(settings.audit.mask_paths)
-        store = SqlStore(engine, masker)
-        registry = RegistryService(
-            store,
-            clock,
-            trust_domain=settings.trust_domain,
-            review_interval=timedelta(days=settings.review_interval_days),
-        )
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        migrate_schema: bool = True,
+        foundation: Foundation | None = None,
+    ) -> Remit:
+        """``foundation``: the clock, engine, store and registry to build on when they are open already (a CLI
+        command that first needed only them); else they are made here (the schema migrated with ``migrate_schema``)."""
+        if foundation is None:
+            foundation = Foundation.from_settings(settings, clock or SystemClock(), migrate_schema=migrate_schema)
+        clock, engine, store, registry = foundation.clock, foundation.engine, foundation.store, foundation.registry
+        masker, timeouts = foundation.masker, foundation.timeouts
         policies = PolicyService(store, clock)
         metrics = Metrics()
-        tracing = Tracing.from_settings(settings.observability)
+        tracing: Tracing | None = None
+        if settings.observability.tracing:  # OpenTelemetry is imported only when tracing is on
+            from remit.obs.tracing import Tracing
+
+            tracing = Tracing.from_settings(settings.observability)
         sinks = [log_would_deny, metrics.observe_decision]
         if tracing is not None:
             sinks.append(tracing.observe_decision)

@@ -85,7 +85,7 @@ def explain(
         err = _pick(group)
         loc = err.where
         called = whole if not loc else (name(loc) if name is not None else field_name(loc))
-        out.append(Problem(field_name(loc), _message(err, called, loc, items, model, data), loc))
+        out.append(Problem(field_name(loc), _message(err, called, loc, items, model, data, name or field_name), loc))
     return out
 
 
@@ -229,14 +229,22 @@ _KINDS = {
 # -- the sentences --------------------------------------------------------------------------------------------
 
 
-def _message(err: _Error, called: str, loc: tuple[Any, ...], items: list[_Error], model: Any, data: Any) -> str:
+def _message(
+    err: _Error,
+    called: str,
+    loc: tuple[Any, ...],
+    items: list[_Error],
+    model: Any,
+    data: Any,
+    name: Callable[[tuple[Any, ...]], str] = field_name,
+) -> str:
     t, ctx = err.type, err.ctx
     if t == "missing":
         return f"{called} is required"
     if t == "extra_forbidden":
         return _unknown_field(loc, items, model, data)
     if loc[-1:] == ("[key]",):  # a dict key that breaks its rule: name the key, not a field
-        owner = field_name(loc[:-2]) if len(loc) > 2 else "an object"
+        owner = name(loc[:-2]) if len(loc) > 2 else "an object"
         called = f"{owner} key {_quoted(loc[-2])}"
     if t == "union":
         return f"{called} must be {_either(ctx.get('kinds') or ['a valid value'])}"

@@ -200,8 +200,8 @@ def test_bad_input_is_one_line(
             assert len(result.stderr.strip().splitlines()) == 1, result.stderr
         return " ".join(result.stderr.replace("│", " ").split())
 
-    assert "error: token: not a JWT" in refused(1, "token", "inspect", "not-a-token")
-    assert "error: token: not a JWT" in refused(1, "token", "inspect", "a.b.c")
+    assert "error: TOKEN: not a JWT" in refused(1, "token", "inspect", "not-a-token")
+    assert "error: TOKEN: not a JWT" in refused(1, "token", "inspect", "a.b.c")
     tampered = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
     assert "the token does not verify: the signature does not verify" in refused(1, "token", "inspect", tampered)
     missing = str(tmp_path / "nowhere.pem")

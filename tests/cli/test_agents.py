@@ -100,8 +100,8 @@ def test_unknown_owner_is_refused_with_the_field_named(run: Run) -> None:
     ("args", "words"),
     [
         (["agent", "show", "ghost"], ["no such agent"]),
-        (["agent", "create", "Bad Name", "--owner", "alice"], ["name"]),
-        (["agent", "create", "bot", "--owner", "alice", "--clearance", "11"], ["clearance"]),
+        (["agent", "create", "Bad Name", "--owner", "alice"], ["NAME"]),
+        (["agent", "create", "bot", "--owner", "alice", "--clearance", "11"], ["--clearance"]),
         (["agent", "suspend", "ghost", "--reason", "x"], ["no such agent"]),
     ],
 )

@@ -85,7 +85,7 @@ def _lifecycle(ok: Ok, run: Run, as_json: AsJson, tmp_path: Path, env: dict[str,
     bad = run("agent", "cert", "issue", "helpdesk", "--csr", str(_csr(tmp_path, "garbage")), env=env)
     assert bad.exit_code == 1
     assert bad.stderr.strip() == (
-        "error: csr: the CSR must be PEM text starting with -----BEGIN CERTIFICATE REQUEST-----"
+        "error: --csr: the CSR must be PEM text starting with -----BEGIN CERTIFICATE REQUEST-----"
     )
     duration = run("agent", "cert", "issue", "helpdesk", "--csr", str(_csr(tmp_path)), "--valid-for", "soon", env=env)
     assert duration.exit_code == 2 and "--valid-for" in duration.output

@@ -58,7 +58,7 @@ def test_local(initialised: Path, ok: Ok, run: Run, as_json: AsJson, home: Path)
 def test_bad_reason_is_one_line(initialised: Path, run: Run) -> None:
     bad = run("keys", "rotate", "--reason", "x" * 501)
     assert bad.exit_code == 1
-    assert bad.stderr == "error: reason must be at most 500 characters long\n"
+    assert bad.stderr.startswith("error: --reason")
 
 
 def test_uninitialised_home_is_refused(home: Path, run: Run) -> None:
@@ -123,7 +123,7 @@ def test_agent_keys_remote(server: str, initialised: Path, ok: Ok, run: Run, as_
     revoked = as_json("agent", "key", "revoke", "--", "ticket-bot", added["kid"], env=remote)
     assert revoked["status"] == "revoked"
     gone = run("agent", "key", "list", "ghost", env=remote)
-    assert gone.exit_code == 1 and gone.stderr.strip() == "error: name: no such agent 'ghost'"
+    assert gone.exit_code == 1 and gone.stderr.strip() == "error: NAME: no such agent 'ghost'"
 
 
 def test_agent_client_remote(server: str, initialised: Path, ok: Ok, run: Run, as_json: AsJson) -> None:
@@ -136,4 +136,4 @@ def test_agent_client_remote(server: str, initialised: Path, ok: Ok, run: Run, a
     assert as_json("agent", "client", "show", "ticket-bot") == required  # the same store, read locally
     assert "must use DPoP" in ok("agent", "client", "set", "ticket-bot", "--dpop", env=remote).stdout
     gone = run("agent", "client", "set", "ghost", "--no-dpop", env=remote)
-    assert gone.exit_code == 1 and gone.stderr.strip() == "error: name: no such agent 'ghost'"
+    assert gone.exit_code == 1 and gone.stderr.strip() == "error: NAME: no such agent 'ghost'"

@@ -89,7 +89,7 @@ def test_migrate_against_a_server(
     (out / "sub").mkdir(parents=True)
     (out / "triage.pem").write_text("in the way")
     blocked = run("keys", "migrate", "--owner", "alice", "--out", str(out), "--yes", env=remote)
-    assert blocked.exit_code == 1 and blocked.stderr.startswith("error: out: ")
+    assert blocked.exit_code == 1 and blocked.stderr.startswith("error: --out: ")
     assert "triage.pem exists" in blocked.stderr
     assert as_json("agent", "key", "list", "helpdesk", env=remote) == []  # refused before anything was changed
     (out / "triage.pem").unlink()

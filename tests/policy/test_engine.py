@@ -8,8 +8,8 @@ import pytest
 
 from remit.policy.compile import RegistrySnapshot
 from remit.policy.engine import PolicyEngine
-from remit.policy.model import AuthzRequest, DenyCode, Effect, EntityRef, Mode, OnError
-from remit.policy.state import CompiledState, GuardChange, PolicyInputs, compile_state
+from remit.policy.model import AuthzRequest, DenyCode, Effect, EntityRef, GuardChange, Mode, OnError
+from remit.policy.state import CompiledState, PolicyInputs, compile_state
 from remit.registry.models import (
     Agent,
     AgentStatus,

@@ -98,6 +98,27 @@ def test_downgrade_then_upgrade(remit: Remit) -> None:
     assert set(inspect(remit.engine).get_table_names()) == TABLES | {"alembic_version"}
 
 
+def test_current_reads_what_alembic_reads(remit: Remit) -> None:
+    """``current`` (which does not import Alembic) agrees with Alembic's own reading at the head, at an older
+    revision and on a database without a schema."""
+
+    def alembic_current() -> str | None:
+        with remit.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    config = migrate._config(remit.engine)
+    try:
+        assert migrate.current(remit.engine) == alembic_current() == migrate.head()
+        command.downgrade(config, "0005")
+        assert migrate.current(remit.engine) == alembic_current() == "0005"
+        command.downgrade(config, "base")
+        assert migrate.current(remit.engine) == alembic_current()
+        assert migrate.current(remit.engine) is None
+    finally:
+        migrate.upgrade(remit.engine)
+    assert migrate.current(remit.engine) == migrate.head()
+
+
 def test_revisions_form_one_line() -> None:
     script = ScriptDirectory.from_config(migrate._config_for_scripts())
     assert script.get_heads() == [migrate.head()]

@@ -8,11 +8,10 @@ Not to be confused with ``remit admin-token`` (``tokens.py``), the bearer tokens
 * ``revoke`` revokes a token as its agent (``--key``, RFC 7009), or as an admin or owner, by the token or by
   ``--jti`` and ``--agent``.
 
-Every command works on the local estate in process and against a server (``--url`` or ``REMIT_URL``). Nothing
+Every command works on the local estate in process and against a server (the global ``--url``, before or after
+the command, or ``REMIT_URL``). Nothing
 here prints a private key; the token's own header and claims are printed, never the agent's key.
 """
-
-from __future__ import annotations
 
 import json
 import secrets
@@ -30,7 +29,7 @@ from remit.cli import output
 from remit.cli.backend import Json
 from remit.cli.oauth import OAuthSide, open_oauth
 from remit.cli.options import AsJson
-from remit.cli.state import CliState, state
+from remit.cli.state import backend, state
 from remit.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -44,10 +43,6 @@ app = typer.Typer(
 #: a client assertion lives this long: enough to reach the server, far below the 5-minute cap
 ASSERTION_SECONDS = 60
 
-Url = Annotated[
-    str | None,
-    typer.Option("--url", help="The server to ask (else REMIT_URL or the global --url; else the local estate)."),
-]
 KeyFile = Annotated[
     Path,
     typer.Option("--key", metavar="FILE", help="The agent's private key: a PEM file or a private JWK (JSON)."),
@@ -66,13 +61,12 @@ def issue(
     resource: Annotated[str, typer.Option("--resource", help="The audience: an absolute URI (RFC 8707).")],
     scope: Annotated[str, typer.Option("--scope", help='Space-separated action:resource items, e.g. "read:doc-1".')],
     kid: Kid = None,
-    url: Url = None,
     as_json: AsJson = False,
 ) -> None:
     """Get an access token as AGENT (for testing): client credentials with a private_key_jwt assertion signed by
     --key. Prints the token alone (with --json, the whole token response)."""
     signing = _load_key(key, kid)
-    side = _open(ctx, url)
+    side = _open(ctx)
     body = side.token(
         {
             "grant_type": "client_credentials",
@@ -93,7 +87,7 @@ def issue(
 
 
 @app.command("inspect")
-def inspect(ctx: typer.Context, token: TokenArg, url: Url = None, as_json: AsJson = False) -> None:
+def inspect(ctx: typer.Context, token: TokenArg, as_json: AsJson = False) -> None:
     """Decode a token (header and claims, UNVERIFIED), then verify it against Remit's signing keys (signature,
     issuer, expiry, claims) and ask introspection whether it is still active. Exit code 1 unless it is valid."""
     from remit.tokens import jose
@@ -107,7 +101,7 @@ def inspect(ctx: typer.Context, token: TokenArg, url: Url = None, as_json: AsJso
     except JoseError as exc:
         raise ValidationError(f"not a JWT: {exc.message}", field="token") from None
     header = dict(parsed.header)
-    side = _open(ctx, url)
+    side = _open(ctx)
     lookup, issuer = side.verifier()
     now = time.time()
     policy = VerifyPolicy.access_token(issuer, _audience(claims))
@@ -150,7 +144,7 @@ def inspect(ctx: typer.Context, token: TokenArg, url: Url = None, as_json: AsJso
 def revoke(
     ctx: typer.Context,
     token: Annotated[
-        str | None, typer.Argument(metavar="[TOKEN]", help="The access token, or - to read it from stdin.")
+        str | None, typer.Argument(metavar="TOKEN", help="The access token, or - to read it from stdin.")
     ] = None,
     key: Annotated[
         Path | None,
@@ -162,7 +156,6 @@ def revoke(
     ] = None,
     agent: Annotated[str | None, typer.Option("--agent", help="The agent the token was issued to.")] = None,
     reason: Annotated[str, typer.Option("--reason", help="Why, for the audit log (admin revocation).")] = "",
-    url: Url = None,
     as_json: AsJson = False,
 ) -> None:
     """Revoke an access token: as its agent with --key (POST /oauth/revoke), or as an admin or owner, by the token
@@ -173,21 +166,21 @@ def revoke(
             raise typer.BadParameter("give the token to revoke (or - to read it from stdin)", param_hint="TOKEN")
         if jti is not None:
             raise typer.BadParameter("an agent revokes the token itself; --jti is for admins", param_hint="--jti")
-        _revoke_as_agent(ctx, value, _load_key(key, kid), agent, url, as_json)
+        _revoke_as_agent(ctx, value, _load_key(key, kid), agent, as_json)
         return
     if value is None and (jti is None or agent is None):
         raise typer.BadParameter("give the TOKEN, or --jti with --agent (or --key to revoke as the agent)")
-    _revoke_as_admin(ctx, value, jti, agent, reason, url, as_json)
+    _revoke_as_admin(ctx, value, jti, agent, reason, as_json)
 
 
 # -- revocation ----------------------------------------------------------------------------------------------
 
 
 def _revoke_as_agent(
-    ctx: typer.Context, token: str, signing: jose.SigningKey, agent: str | None, url: str | None, as_json: bool
+    ctx: typer.Context, token: str, signing: "jose.SigningKey", agent: str | None, as_json: bool
 ) -> None:
     client_id = agent or _client_id(token)
-    side = _open(ctx, url)
+    side = _open(ctx)
     side.revoke(
         {
             "token": token,
@@ -209,16 +202,12 @@ def _revoke_as_admin(
     jti: str | None,
     agent: str | None,
     reason: str,
-    url: str | None,
     as_json: bool,
 ) -> None:
     from remit.api.schemas.access_tokens import TokenRevokeRequest
 
     req = TokenRevokeRequest(token=token, jti=jti, agent=agent, reason=reason)
-    current = state(ctx)
-    chosen = CliState(url=url or current.url, token_file=current.token_file, home=current.home).open()
-    ctx.call_on_close(chosen.close)
-    data = chosen.revoke_access_token(req)
+    data = backend(ctx).revoke_access_token(req)
     if as_json:
         output.emit_json(data)
         return
@@ -232,8 +221,8 @@ def _revoke_as_admin(
 # -- helpers -------------------------------------------------------------------------------------------------
 
 
-def _open(ctx: typer.Context, url: str | None) -> OAuthSide:
-    side = open_oauth(state(ctx), url)
+def _open(ctx: typer.Context) -> OAuthSide:
+    side = open_oauth(state(ctx))
     ctx.call_on_close(side.close)
     return side
 
@@ -244,7 +233,7 @@ def _assertion_type() -> str:
     return ASSERTION_TYPE
 
 
-def _load_key(path: Path, kid: str | None) -> jose.SigningKey:
+def _load_key(path: Path, kid: str | None) -> "jose.SigningKey":
     """The agent's private key from a PEM file or a private JWK; a file that is neither is a usage error."""
     from remit.tokens import jose
     from remit.tokens.errors import InvalidKey
@@ -265,7 +254,7 @@ def _load_key(path: Path, kid: str | None) -> jose.SigningKey:
         raise typer.BadParameter(f"{path} holds no usable private key: {message}", param_hint="--key") from None
 
 
-def _assertion(agent: str, key: jose.SigningKey, audience: str) -> str:
+def _assertion(agent: str, key: "jose.SigningKey", audience: str) -> str:
     """An RFC 7523 client assertion: ``iss`` and ``sub`` the agent, ``aud`` the token endpoint, one minute."""
     from remit.tokens import jose
 

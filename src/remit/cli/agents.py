@@ -1,7 +1,5 @@
 """``remit agent``: register agents, list and show them, change their attributes and lifecycle status."""
 
-from __future__ import annotations
-
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,15 +8,12 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from remit.api.schemas.agents import AgentCreateRequest, AgentUpdateRequest
-from remit.api.schemas.common import StatusChangeRequest
 from remit.cli import output
 from remit.cli.backend import Json, collect
 from remit.cli.options import All, AsJson, Attrs, Cursor, Limit, page
 from remit.cli.parsing import attributes, duration
 from remit.cli.state import backend
 from remit.registry.models import AgentAction, AgentStatus, RiskTier
-from remit.registry.ports import AgentFilter
 
 app = typer.Typer(help="Agents: non-human identities, each with a named human owner.", no_args_is_help=True)
 
@@ -64,6 +59,8 @@ def create(
     as_json: AsJson = False,
 ) -> None:
     """Register an agent."""
+    from remit.api.schemas.agents import AgentCreateRequest
+
     req = AgentCreateRequest(
         name=name,
         owner=owner,
@@ -92,6 +89,8 @@ def list_(
     as_json: AsJson = False,
 ) -> None:
     """List agents, by name."""
+    from remit.registry.ports import AgentFilter
+
     where = AgentFilter(owner=owner, status=status, team=team, environment=environment, risk_tier=risk_tier, role=role)
     b = backend(ctx)
     result = collect(lambda p: b.list_agents(where, p), page(limit, cursor), all_)
@@ -133,6 +132,8 @@ def update(
     as_json: AsJson = False,
 ) -> None:
     """Change an agent's attributes; options not given stay as they are (--attr adds or replaces one)."""
+    from remit.api.schemas.agents import AgentUpdateRequest
+
     b = backend(ctx)
     fields: dict[str, object] = {
         k: v
@@ -158,6 +159,8 @@ def update(
 
 
 def _status(ctx: typer.Context, name: str, verb: AgentAction, reason: str, as_json: bool) -> None:
+    from remit.api.schemas.common import StatusChangeRequest
+
     data = backend(ctx).change_agent_status(name, verb, StatusChangeRequest(reason=reason))
     if as_json:
         output.emit_json(data)

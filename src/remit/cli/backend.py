@@ -10,31 +10,31 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypedDict
 
-from remit.api.schemas.admin import AdminTokenCreateRequest
-from remit.api.schemas.agents import AgentCreateRequest, AgentUpdateRequest
-from remit.api.schemas.common import StatusChangeRequest
-from remit.api.schemas.policies import (
-    ActivateRequest,
-    EntitiesApplyRequest,
-    ModeRequest,
-    PolicyApplyRequest,
-    PolicyValidateRequest,
-    RollbackRequest,
-)
-from remit.api.schemas.resources import ResourceCreateRequest, ResourceUpdateRequest
-from remit.api.schemas.roles import RoleCreateRequest, RoleUpdateRequest
-from remit.api.schemas.users import UserCreateRequest, UserUpdateRequest
-from remit.policy.cases import Outcome
-from remit.policy.model import AuthzRequest
-from remit.registry.models import AgentAction
-from remit.registry.ports import AgentFilter, EventFilter, ResourceFilter, RoleFilter, UserFilter
-
-if TYPE_CHECKING:  # the store module brings SQLAlchemy: only audit commands need it at run time
+if TYPE_CHECKING:  # the request models (pydantic), the policy engine and the store load only when a command
+    # runs, never for `--help`
     from remit.api.schemas.access_tokens import TokenRevokeRequest
+    from remit.api.schemas.admin import AdminTokenCreateRequest
+    from remit.api.schemas.agents import AgentCreateRequest, AgentUpdateRequest
     from remit.api.schemas.api_keys import ApiKeyCreateRequest
     from remit.api.schemas.certificates import CaInitRequest, CertificateIssueRequest
+    from remit.api.schemas.common import StatusChangeRequest
     from remit.api.schemas.keys import KeyRotateRequest  # brings cryptography: only key commands need it
+    from remit.api.schemas.policies import (
+        ActivateRequest,
+        EntitiesApplyRequest,
+        ModeRequest,
+        PolicyApplyRequest,
+        PolicyValidateRequest,
+        RollbackRequest,
+    )
     from remit.api.schemas.registration import RegistrationTokenCreateRequest
+    from remit.api.schemas.resources import ResourceCreateRequest, ResourceUpdateRequest
+    from remit.api.schemas.roles import RoleCreateRequest, RoleUpdateRequest
+    from remit.api.schemas.users import UserCreateRequest, UserUpdateRequest
+    from remit.policy.cases import Outcome
+    from remit.policy.model import AuthzRequest
+    from remit.registry.models import AgentAction
+    from remit.registry.ports import AgentFilter, EventFilter, ResourceFilter, RoleFilter, UserFilter
     from remit.store.audit import AuditFilter
 
 Json = dict[str, Any]

@@ -4,8 +4,6 @@ Both commands work locally and against a server (``--url``). The HTTP schemas (a
 imported by the command that needs them, not when the module loads.
 """
 
-from __future__ import annotations
-
 from enum import StrEnum
 from typing import Annotated
 

@@ -1,7 +1,5 @@
 """``remit init`` and ``remit db``: create a Remit home, its database and first admin token; migrate the schema."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

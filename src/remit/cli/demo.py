@@ -1,7 +1,5 @@
 """``remit demo``: a fresh local estate with realistic data, a server on it, and what to try next."""
 
-from __future__ import annotations
-
 import shlex
 from pathlib import Path
 from typing import Annotated

@@ -1,13 +1,10 @@
 """``remit entities``: extra Cedar entities (types the registry does not hold), versioned like policies."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from remit.api.schemas.policies import EntitiesApplyRequest
 from remit.cli import output
 from remit.cli.backend import Listing
 from remit.cli.options import AsJson
@@ -33,6 +30,8 @@ def apply(
     as_json: AsJson = False,
 ) -> None:
     """Replace the extra entities with the file's, as a new version (registry types are refused)."""
+    from remit.api.schemas.policies import EntitiesApplyRequest
+
     req = EntitiesApplyRequest(entities=read_entities(file), comment=comment)
     data = backend(ctx).apply_entities(req)
     if as_json:

@@ -1,7 +1,5 @@
 """``remit events``: the change trail, newest first: who changed what, when, and why."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer
@@ -10,7 +8,6 @@ from remit.cli import output
 from remit.cli.backend import Json, collect
 from remit.cli.options import All, AsJson, Cursor, Limit, page
 from remit.cli.state import backend
-from remit.registry.ports import EventFilter
 
 
 def _target(e: Json) -> str:
@@ -36,6 +33,8 @@ def events(
     as_json: AsJson = False,
 ) -> None:
     """Show the change trail, newest first."""
+    from remit.registry.ports import EventFilter
+
     where = EventFilter(target_type=target_type, target_id=target_id, actor=actor, action=action)
     b = backend(ctx)
     result = collect(lambda p: b.list_events(where, p), page(limit, cursor), all_)

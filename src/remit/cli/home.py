@@ -10,16 +10,21 @@ import getpass
 import os
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
 from remit.admin.access import AdminPrincipal, AdminRole
-from remit.admin.tokens import AdminToken
-from remit.container import Remit
 from remit.errors import ConfigurationError
 from remit.paging import PageRequest
-from remit.settings import Settings
 from remit.store import migrate
+
+if TYPE_CHECKING:  # the whole of Remit (the token service, the policy engine, the audit log): only when used
+    from remit.admin.tokens import AdminToken
+    from remit.container import Remit
+    from remit.settings import Settings
+    from remit.wiring import Foundation
 
 HOME_MODE = 0o700
 SECRET_MODE = 0o600
@@ -55,8 +60,14 @@ def ensure_home(settings: Settings) -> Path:
     return home
 
 
-def open_estate(settings: Settings, *, create: bool) -> Remit:
-    """Open the database; with ``create``, create home and schema, else refuse an uninitialised home."""
+def open_estate(settings: Settings, *, create: bool, foundation: Foundation | None = None) -> Remit:
+    """Open the database; with ``create``, create home and schema, else refuse an uninitialised home.
+    ``foundation``: the database, store and registry of ``open_registry``, already open and checked, to build on."""
+    from remit.container import Remit
+
+    if foundation is not None:
+        return Remit.from_settings(settings, foundation=foundation)
+
     if create:
         ensure_home(settings)
         remit = Remit.from_settings(settings, migrate_schema=True)
@@ -64,20 +75,44 @@ def open_estate(settings: Settings, *, create: bool) -> Remit:
         if db is not None and db.is_file() and db.stat().st_mode & 0o077:
             db.chmod(SECRET_MODE)  # holds token digests and the whole inventory
         return remit
-    db = sqlite_file(settings)
-    if db is not None and not db.is_file():
-        raise ConfigurationError(f"no Remit database at {db}; run `remit init` first (or set REMIT_HOME)")
+    _require_database(settings)
     remit = Remit.from_settings(settings, migrate_schema=False)
     try:
-        at = migrate.current(remit.engine)
-        if at is None:
-            raise ConfigurationError("the database has no Remit schema; run `remit init` first")
-        if at != migrate.head():
-            raise ConfigurationError(f"the database schema is at {at}, not {migrate.head()}; run `remit db upgrade`")
+        _require_schema(remit.engine)
     except BaseException:
         remit.close()
         raise
     return remit
+
+
+def open_registry(settings: Settings) -> Foundation:
+    """The database, store and registry service of an initialised home whose schema is up to date, for a command
+    that needs no more (``open_estate`` wires the whole of Remit)."""
+    from remit.clock import SystemClock
+    from remit.wiring import Foundation
+
+    _require_database(settings)
+    base = Foundation.from_settings(settings, SystemClock(), migrate_schema=False)
+    try:
+        _require_schema(base.engine)
+    except BaseException:
+        base.engine.dispose()
+        raise
+    return base
+
+
+def _require_database(settings: Settings) -> None:
+    db = sqlite_file(settings)
+    if db is not None and not db.is_file():
+        raise ConfigurationError(f"no Remit database at {db}; run `remit init` first (or set REMIT_HOME)")
+
+
+def _require_schema(engine: Engine) -> None:
+    at = migrate.current(engine)
+    if at is None:
+        raise ConfigurationError("the database has no Remit schema; run `remit init` first")
+    if at != migrate.head():
+        raise ConfigurationError(f"the database schema is at {at}, not {migrate.head()}; run `remit db upgrade`")
 
 
 def has_admin_token(remit: Remit) -> bool:

@@ -4,8 +4,6 @@ Every command works locally and against a server (``--url``). The HTTP schemas (
 imported by the command that needs them, not when the module loads: every ``remit`` command imports this module.
 """
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -12,53 +12,42 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, TypeVar
 
-from pydantic import BaseModel
-
-from remit.api.schemas.admin import (
-    AdminTokenCreatedResponse,
-    AdminTokenCreateRequest,
-    AdminTokenResponse,
-    EventResponse,
-)
-from remit.api.schemas.agents import AgentCreateRequest, AgentResponse, AgentUpdateRequest
-from remit.api.schemas.common import StatusChangeRequest
-from remit.api.schemas.keys import KeyResponse, KeyRotateRequest, KeyRotateResponse
-from remit.api.schemas.policies import (
-    ActivateRequest,
-    DiffResponse,
-    EntitiesApplied,
-    EntitiesApplyRequest,
-    EntitiesResponse,
-    ModeRequest,
-    PolicyApplyRequest,
-    PolicyStatusResponse,
-    PolicyValidateRequest,
-    PolicyValidateResponse,
-    PolicyVersionResponse,
-    PolicyVersionSummary,
-    RollbackRequest,
-)
-from remit.api.schemas.resources import ResourceCreateRequest, ResourceResponse, ResourceUpdateRequest
-from remit.api.schemas.roles import RoleCreateRequest, RoleResponse, RoleUpdateRequest
-from remit.api.schemas.users import UserCreateRequest, UserResponse, UserUpdateRequest
 from remit.cli.backend import Json, Listing, MemberKind, PageArgs
-from remit.cli.home import local_principal, open_estate
+from remit.cli.home import local_principal, open_estate, open_registry
 from remit.errors import ValidationError
 from remit.paging import Page, PageRequest, check_limit, decode_cursor, encode_cursor
-from remit.policy.cases import Outcome
 from remit.policy.errors import PolicyValidationError
-from remit.policy.model import AuthzRequest
-from remit.registry.models import AgentAction
-from remit.registry.ports import AgentFilter, EventFilter, ResourceFilter, RoleFilter, UserFilter
-from remit.settings import Settings
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the request models and the policy engine load with the commands that use them
+    from pydantic import BaseModel
+
     from remit.api.schemas.access_tokens import TokenRevokeRequest
+    from remit.api.schemas.admin import AdminTokenCreateRequest
+    from remit.api.schemas.agents import AgentCreateRequest, AgentUpdateRequest
     from remit.api.schemas.api_keys import ApiKeyCreateRequest
     from remit.api.schemas.certificates import CaInitRequest, CertificateIssueRequest
+    from remit.api.schemas.common import StatusChangeRequest
+    from remit.api.schemas.keys import KeyRotateRequest
+    from remit.api.schemas.policies import (
+        ActivateRequest,
+        EntitiesApplyRequest,
+        ModeRequest,
+        PolicyApplyRequest,
+        PolicyValidateRequest,
+        RollbackRequest,
+    )
     from remit.api.schemas.registration import RegistrationTokenCreateRequest
+    from remit.api.schemas.resources import ResourceCreateRequest, ResourceUpdateRequest
+    from remit.api.schemas.roles import RoleCreateRequest, RoleUpdateRequest
+    from remit.api.schemas.users import UserCreateRequest, UserUpdateRequest
     from remit.audit.chain import Report
     from remit.audit.signing import PublicKey
+    from remit.container import Remit
+    from remit.policy.cases import Outcome
+    from remit.policy.model import AuthzRequest
+    from remit.registry.models import AgentAction
+    from remit.registry.ports import AgentFilter, EventFilter, ResourceFilter, RoleFilter, UserFilter
+    from remit.settings import Settings
     from remit.store.audit import AuditFilter
 
 T = TypeVar("T")
@@ -77,13 +66,24 @@ class LocalBackend:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._remit = open_estate(settings, create=False)
+        self._base = open_registry(settings)
         self._p = local_principal()
-        self._registry = self._remit.registry
+        self._registry = self._base.registry
+        self._wired: Remit | None = None
         self.location = f"local {settings.home}"
 
+    @property
+    def _remit(self) -> Remit:
+        """The whole of Remit on this estate (policies, tokens, the audit log, ...), wired when a command first needs
+        more than the registry: a registry command does not load the token service or the policy engine."""
+        if self._wired is None:
+            self._wired = open_estate(self._settings, create=False, foundation=self._base)
+        return self._wired
+
     def close(self) -> None:
-        self._remit.close()
+        if self._wired is not None:
+            self._wired.close()  # the foundation's engine with it
+        self._base.engine.dispose()
 
     def whoami(self) -> Json:
         return {"actor": self._p.actor, "role": self._p.role.value, "user_id": self._p.user_id}
@@ -91,55 +91,83 @@ class LocalBackend:
     # -- agents ---------------------------------------------------------------------------------------------
 
     def create_agent(self, req: AgentCreateRequest) -> Json:
+        from remit.api.schemas.agents import AgentResponse
+
         return dump(AgentResponse.of(self._registry.create_agent(self._p, req.to_draft())))
 
     def list_agents(self, where: AgentFilter, page: PageArgs) -> Listing:
+        from remit.api.schemas.agents import AgentResponse
+
         got = self._registry.list_agents(self._p, where, self._page(page))
         return _listing(got, lambda a: dump(AgentResponse.of(a)))
 
     def get_agent(self, name: str) -> Json:
+        from remit.api.schemas.agents import AgentResponse
+
         return dump(AgentResponse.of(self._registry.get_agent(self._p, name)))
 
     def update_agent(self, name: str, req: AgentUpdateRequest) -> Json:
+        from remit.api.schemas.agents import AgentResponse
+
         return dump(AgentResponse.of(self._registry.update_agent(self._p, name, req.to_changes())))
 
     def change_agent_status(self, name: str, verb: AgentAction, req: StatusChangeRequest) -> Json:
+        from remit.api.schemas.agents import AgentResponse
+
         return dump(AgentResponse.of(self._registry.change_agent_status(self._p, name, verb, req.reason)))
 
     # -- users ----------------------------------------------------------------------------------------------
 
     def create_user(self, req: UserCreateRequest) -> Json:
+        from remit.api.schemas.users import UserResponse
+
         return dump(UserResponse.of(self._registry.create_user(self._p, req.to_draft())))
 
     def list_users(self, where: UserFilter, page: PageArgs) -> Listing:
+        from remit.api.schemas.users import UserResponse
+
         got = self._registry.list_users(self._p, where, self._page(page))
         return _listing(got, lambda u: dump(UserResponse.of(u)))
 
     def get_user(self, user_id: str) -> Json:
+        from remit.api.schemas.users import UserResponse
+
         return dump(UserResponse.of(self._registry.get_user(self._p, user_id)))
 
     def update_user(self, user_id: str, req: UserUpdateRequest) -> Json:
+        from remit.api.schemas.users import UserResponse
+
         return dump(UserResponse.of(self._registry.update_user(self._p, user_id, req.to_changes())))
 
     # -- roles ----------------------------------------------------------------------------------------------
 
     def create_role(self, req: RoleCreateRequest) -> Json:
+        from remit.api.schemas.roles import RoleResponse
+
         return dump(RoleResponse.of(self._registry.create_role(self._p, req.to_draft())))
 
     def list_roles(self, where: RoleFilter, page: PageArgs) -> Listing:
+        from remit.api.schemas.roles import RoleResponse
+
         got = self._registry.list_roles(self._p, where, self._page(page))
         return _listing(got, lambda r: dump(RoleResponse.of(r)))
 
     def get_role(self, name: str) -> Json:
+        from remit.api.schemas.roles import RoleResponse
+
         return dump(RoleResponse.of(self._registry.get_role(self._p, name)))
 
     def update_role(self, name: str, req: RoleUpdateRequest) -> Json:
+        from remit.api.schemas.roles import RoleResponse
+
         return dump(RoleResponse.of(self._registry.update_role(self._p, name, req.to_changes())))
 
     def delete_role(self, name: str) -> None:
         self._registry.delete_role(self._p, name)
 
     def set_role_member(self, role: str, kind: MemberKind, member_id: str, member: bool) -> Json:
+        from remit.api.schemas.roles import RoleResponse
+
         if kind == "agent":
             got = self._registry.assign_agent(self._p, role, member_id, member)
         else:
@@ -149,16 +177,24 @@ class LocalBackend:
     # -- resources ------------------------------------------------------------------------------------------
 
     def create_resource(self, req: ResourceCreateRequest) -> Json:
+        from remit.api.schemas.resources import ResourceResponse
+
         return dump(ResourceResponse.of(self._registry.create_resource(self._p, req.to_draft())))
 
     def list_resources(self, where: ResourceFilter, page: PageArgs) -> Listing:
+        from remit.api.schemas.resources import ResourceResponse
+
         got = self._registry.list_resources(self._p, where, self._page(page))
         return _listing(got, lambda r: dump(ResourceResponse.of(r)))
 
     def get_resource(self, resource_id: str) -> Json:
+        from remit.api.schemas.resources import ResourceResponse
+
         return dump(ResourceResponse.of(self._registry.get_resource(self._p, resource_id)))
 
     def update_resource(self, resource_id: str, req: ResourceUpdateRequest) -> Json:
+        from remit.api.schemas.resources import ResourceResponse
+
         changed = self._registry.update_resource(self._p, resource_id, req.to_changes())
         return dump(ResourceResponse.of(changed))
 
@@ -168,10 +204,14 @@ class LocalBackend:
     # -- events and admin tokens ----------------------------------------------------------------------------
 
     def list_events(self, where: EventFilter, page: PageArgs) -> Listing:
+        from remit.api.schemas.admin import EventResponse
+
         got = self._registry.list_events(self._p, where, self._page(page))
         return _listing(got, lambda e: dump(EventResponse.of(e)))
 
     def create_admin_token(self, req: AdminTokenCreateRequest) -> Json:
+        from remit.api.schemas.admin import AdminTokenCreatedResponse, AdminTokenResponse
+
         token, secret = self._remit.admin_tokens.create(
             self._p, name=req.name, role=req.role, user_id=req.user_id, expires_at=req.expires_at
         )
@@ -179,15 +219,21 @@ class LocalBackend:
         return dump(AdminTokenCreatedResponse.model_validate({**public, "token": secret}))
 
     def list_admin_tokens(self, page: PageArgs) -> Listing:
+        from remit.api.schemas.admin import AdminTokenResponse
+
         got = self._remit.admin_tokens.list(self._p, self._page(page))
         return _listing(got, lambda t: dump(AdminTokenResponse.of(t)))
 
     def revoke_admin_token(self, token_id: str) -> Json:
+        from remit.api.schemas.admin import AdminTokenResponse
+
         return dump(AdminTokenResponse.of(self._remit.admin_tokens.revoke(self._p, token_id)))
 
     # -- policies and extra entities -------------------------------------------------------------------------
 
     def list_policies(self, page: PageArgs) -> Listing:
+        from remit.api.schemas.policies import PolicyVersionSummary
+
         request = self._page(page)
         if request.after is not None and not request.after.isdigit():
             raise PolicyValidationError("cursor is not a value returned by a previous page")
@@ -195,6 +241,8 @@ class LocalBackend:
         return _listing(self._remit.policies.list(self._p, request), lambda v: dump(PolicyVersionSummary.of(v, active)))
 
     def apply_policies(self, req: PolicyApplyRequest) -> Json:
+        from remit.api.schemas.policies import PolicyVersionResponse
+
         version = self._remit.policies.apply(
             self._p,
             req.policies,
@@ -206,17 +254,25 @@ class LocalBackend:
         return dump(PolicyVersionResponse.full(version, self._active_version()))
 
     def validate_policies(self, req: PolicyValidateRequest) -> Json:
+        from remit.api.schemas.policies import PolicyValidateResponse
+
         count = self._remit.policies.validate(self._p, req.policies, req.schema_)
         return dump(PolicyValidateResponse(valid=True, policies=count))
 
     def get_policy(self, version: int | None) -> Json:
+        from remit.api.schemas.policies import PolicyVersionResponse
+
         found = self._remit.policies.get(self._p, version)
         return dump(PolicyVersionResponse.full(found, self._active_version()))
 
     def diff_policies(self, old: int, new: int | None) -> Json:
+        from remit.api.schemas.policies import DiffResponse
+
         return dump(DiffResponse(diff=self._remit.policies.diff(self._p, old, new)))
 
     def policy_status(self) -> Json:
+        from remit.api.schemas.policies import PolicyStatusResponse
+
         return dump(PolicyStatusResponse.of(self._remit.policies.status(self._p)))
 
     def activate_policy(self, version: int, req: ActivateRequest) -> Json:
@@ -236,16 +292,22 @@ class LocalBackend:
         return self._remit.policies.schema(self._p, active.schema_fragment if active else None)
 
     def apply_entities(self, req: EntitiesApplyRequest) -> Json:
+        from remit.api.schemas.policies import EntitiesApplied
+
         entity_set = self._remit.policies.apply_entities(self._p, req.entities, comment=req.comment)
         return dump(EntitiesApplied(version=entity_set.version, count=len(entity_set.entities)))
 
     def get_entities(self) -> Json:
+        from remit.api.schemas.policies import EntitiesResponse
+
         entity_set = self._remit.policies.entities(self._p)
         if entity_set is None:
             return dump(EntitiesResponse(version=None, entities=[]))
         return dump(EntitiesResponse(version=entity_set.version, entities=entity_set.entities))
 
     def decide(self, request: AuthzRequest) -> Outcome:
+        from remit.policy.cases import Outcome
+
         return Outcome.of(self._remit.authorizer(audit_process=False).evaluate(request))
 
     # -- the audit log --------------------------------------------------------------------------------------
@@ -413,11 +475,15 @@ class LocalBackend:
     # -- token signing keys ----------------------------------------------------------------------------------
 
     def list_keys(self) -> Listing:
+        from remit.api.schemas.keys import KeyResponse
+
         now = self._remit.clock.now()
         keys = self._remit.signing_keys.list(self._p)
         return Listing(items=[dump(KeyResponse.of(k, now)) for k in keys], next_cursor=None)
 
     def rotate_keys(self, req: KeyRotateRequest) -> Json:
+        from remit.api.schemas.keys import KeyResponse, KeyRotateResponse
+
         rotation = self._remit.signing_keys.rotate(self._p, reason=req.reason, revoke_previous=req.revoke_previous)
         now = self._remit.clock.now()
         retired = KeyResponse.of(rotation.retired, now) if rotation.retired is not None else None

@@ -1,7 +1,6 @@
 """The ``remit`` Typer app: global options, the command groups, and the ``main()`` console-script entry point."""
 
-from __future__ import annotations
-
+import gc
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -28,21 +27,23 @@ from remit.cli import (
     tokens,
     users,
 )
-from remit.cli.errors import GuardedGroup, guarded
+from remit.cli.errors import guarded
 from remit.cli.options import AsJson
-from remit.cli.state import CliState, backend
+from remit.cli.state import backend
+from remit.cli.tree import RootGroup, root_state
 
 HELP = (
     "Remit: access management for AI agents.\n\n"
     "Admin commands work on the local estate in REMIT_HOME (default ./.remit) directly: whoever can write "
     "REMIT_HOME is an admin, and changes are recorded as local:<your OS user>. "
     "With --url (or REMIT_URL) they go to a running server instead, authenticated by the admin token in "
-    "REMIT_TOKEN (or --token-file). A server sees changes made either way at its next request.\n\n"
+    "REMIT_TOKEN (or --token-file). A server sees changes made either way at its next request. "
+    "The global options (--url, --token-file, --home) may come before the command or after it.\n\n"
     "Exit codes: 0 done, 1 refused or failed, 2 bad command line."
 )
 
 app = typer.Typer(
-    cls=GuardedGroup,
+    cls=RootGroup,
     help=HELP,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -56,7 +57,9 @@ def root(
     ctx: typer.Context,
     url: Annotated[
         str | None,
-        typer.Option("--url", envvar="REMIT_URL", help="A Remit server to talk to, e.g. http://127.0.0.1:8400."),
+        typer.Option(
+            "--url", envvar="REMIT_URL", metavar="URL", help="A Remit server to talk to, e.g. http://127.0.0.1:8400."
+        ),
     ] = None,
     token_file: Annotated[
         Path | None,
@@ -66,10 +69,12 @@ def root(
     ] = None,
     home: Annotated[
         Path | None,
-        typer.Option("--home", envvar="REMIT_HOME", help="The local estate's directory (default ./.remit)."),
+        typer.Option(
+            "--home", envvar="REMIT_HOME", metavar="DIR", help="The local estate's directory (default ./.remit)."
+        ),
     ] = None,
 ) -> None:
-    ctx.obj = CliState(url=url or None, token_file=token_file, home=home)
+    ctx.obj = root_state(ctx, url=url or None, token_file=token_file, home=home)
 
 
 app.add_typer(agents.app, name="agent")
@@ -109,3 +114,7 @@ def main() -> None:
         guarded(lambda: app(prog_name="remit"))
     except typer.Exit as done:  # from ``guarded`` when the failure came before Typer's own handling
         sys.exit(done.exit_code)
+    finally:
+        # The process ends now. What it built (modules, the command tree, the store's mappings) is freed with it:
+        # the collection at interpreter exit would walk all of it and find nothing to free (~0.1 s of a local read).
+        gc.freeze()

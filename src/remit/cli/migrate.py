@@ -5,8 +5,6 @@ private half to ``<out>/<agent>.pem`` (mode 0600, never sent anywhere), register
 then revoke the legacy keys. Works locally and against a server (``--url``), as an admin or as the owner.
 """
 
-from __future__ import annotations
-
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +20,6 @@ from remit.cli.backend import Backend, Json, PageArgs, collect
 from remit.cli.options import AsJson
 from remit.cli.state import backend
 from remit.errors import RemitError, ValidationError
-from remit.registry.ports import AgentFilter
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
@@ -90,6 +87,8 @@ def migrate(
 
 
 def _plan(b: Backend, owner: str, out: Path) -> list[Step]:
+    from remit.registry.ports import AgentFilter
+
     agents = collect(lambda p: b.list_agents(AgentFilter(owner=owner), p), PageArgs(), True)["items"]
     plan: list[Step] = []
     for agent in agents:

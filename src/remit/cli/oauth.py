@@ -128,9 +128,9 @@ class RemoteOAuth:
         return value
 
 
-def open_oauth(state: CliState, url: str | None) -> OAuthSide:
-    """At ``url`` (or the global ``--url``/``REMIT_URL``) when given, else on the local estate."""
-    target = url or state.url
+def open_oauth(state: CliState) -> OAuthSide:
+    """At the server of ``--url`` (or ``REMIT_URL``) when given, else on the local estate."""
+    target = state.url
     if target:
         from remit.cli.remote import OAuthClient
 

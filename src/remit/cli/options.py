@@ -20,7 +20,7 @@ Attrs = Annotated[
     typer.Option(
         "--attr",
         metavar="KEY=VALUE",
-        help="An attribute (repeatable). true/false -> bool, 42 -> integer, [a,b] -> list, else text.",
+        help="An attribute (repeatable). true/false -> bool, 42 -> integer, \\[a,b] -> list, else text.",
     ),
 ]
 

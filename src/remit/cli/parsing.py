@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-import pydantic
 import typer
 
-from remit.api.schemas.roles import PermissionBody
 from remit.explain import explain
+
+if TYPE_CHECKING:
+    from remit.api.schemas.roles import PermissionBody
 
 AttrValue = bool | int | str | list[str]
 
@@ -47,6 +49,10 @@ def permission(spec: str) -> PermissionBody:
     names = [a.strip() for a in actions.split(",") if a.strip()]
     if not sep or not names or not resource:
         raise typer.BadParameter(f"{spec!r} is not ACTION[,ACTION]:RESOURCE", param_hint="--permission")
+    import pydantic  # only for the commands that take permissions
+
+    from remit.api.schemas.roles import PermissionBody
+
     try:
         return PermissionBody(actions=names, resource=resource)
     except pydantic.ValidationError as exc:

@@ -1,8 +1,6 @@
 """``remit policy``: versioned Cedar policy sets: apply, validate, list, show, diff, activate, roll back, the
 enforcement mode, the schema; and ``remit policy test`` (in ``policy_test.py``)."""
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -10,13 +8,6 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from remit.api.schemas.policies import (
-    ActivateRequest,
-    ModeRequest,
-    PolicyApplyRequest,
-    PolicyValidateRequest,
-    RollbackRequest,
-)
 from remit.cli import output, policy_test
 from remit.cli.backend import Json, collect
 from remit.cli.options import All, AsJson, Cursor, Limit, page
@@ -31,7 +22,9 @@ app = typer.Typer(
 
 PolicyPaths = Annotated[
     list[Path],
-    typer.Argument(help="Cedar files, joined in order; a directory means its *.cedar files in name order."),
+    typer.Argument(
+        metavar="PATH", help="Cedar files, joined in order; a directory means its *.cedar files in name order."
+    ),
 ]
 SchemaFile = Annotated[
     Path | None,
@@ -97,6 +90,8 @@ def apply(
     as_json: AsJson = False,
 ) -> None:
     """Validate and store the policies as a new version, and make it the active one."""
+    from remit.api.schemas.policies import PolicyApplyRequest
+
     source = read_policies(files)
     req = PolicyApplyRequest.model_validate(
         {
@@ -116,6 +111,8 @@ def apply(
 @app.command("validate")
 def validate(ctx: typer.Context, files: PolicyPaths, schema: SchemaFile = None, as_json: AsJson = False) -> None:
     """Check policies against the schema as apply would, without storing anything."""
+    from remit.api.schemas.policies import PolicyValidateRequest
+
     source = read_policies(files)
     req = PolicyValidateRequest.model_validate({"policies": source.text, "schema": read_schema(schema)})
     b = backend(ctx)
@@ -193,6 +190,8 @@ def activate(
     as_json: AsJson = False,
 ) -> None:
     """Make a stored version the active one."""
+    from remit.api.schemas.policies import ActivateRequest
+
     data = backend(ctx).activate_policy(version, ActivateRequest(reason=reason))
     show_status(data, as_json, title=f"policy version {data['active_version']} is active")
 
@@ -205,6 +204,8 @@ def rollback(
     as_json: AsJson = False,
 ) -> None:
     """Go back to an earlier version."""
+    from remit.api.schemas.policies import RollbackRequest
+
     data = backend(ctx).rollback_policy(RollbackRequest(to=to, reason=reason))
     show_status(data, as_json, title=f"rolled back: policy version {data['active_version']} is active")
 
@@ -225,6 +226,8 @@ def mode(
     as_json: AsJson = False,
 ) -> None:
     """Switch between enforcing and log-only (needs the policy-mode permission)."""
+    from remit.api.schemas.policies import ModeRequest
+
     chosen = MODES.get(new_mode.lower())
     if chosen is None:
         raise typer.BadParameter(f"{new_mode!r} is not enforce or log-only", param_hint="MODE")

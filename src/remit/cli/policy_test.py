@@ -4,11 +4,9 @@ Without ``--policies`` the cases run against the active policy set (of ``REMIT_H
 ``--url``); with it, against an in-memory engine over those files that stores nothing, so it fits a CI job.
 """
 
-from __future__ import annotations
-
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -18,11 +16,12 @@ from remit.cli import output
 from remit.cli.errors import EXIT_FAILED, EXIT_USAGE, clean
 from remit.cli.sources import read_entities, read_policies, read_schema
 from remit.cli.state import backend, state
-from remit.policy import cases, sandbox
-from remit.policy.cases import CaseFileError, CaseResult, Decide, Outcome
 from remit.policy.errors import PolicySyntaxError
 from remit.policy.model import OnError
-from remit.settings import Settings
+
+if TYPE_CHECKING:  # the case files (YAML, pydantic) and the Cedar engine load when the command runs
+    from remit.policy.cases import CaseResult, Decide
+    from remit.settings import Settings
 
 
 def test(
@@ -61,6 +60,9 @@ def test(
     Exit codes: 0 every case passed, 1 a case failed (or the policies are invalid), 2 the cases file is
     unreadable or invalid.
     """
+    from remit.policy import cases
+    from remit.policy.cases import CaseFileError
+
     try:
         loaded = cases.load_file(cases_file)
     except CaseFileError as exc:
@@ -79,8 +81,11 @@ def test(
 
 
 def _sandbox(
-    settings: Settings, paths: Sequence[Path], schema: Path | None, entities: Path | None, on_error: OnError
-) -> Decide:
+    settings: "Settings", paths: Sequence[Path], schema: Path | None, entities: Path | None, on_error: OnError
+) -> "Decide":
+    from remit.policy import sandbox
+    from remit.policy.cases import Outcome
+
     source = read_policies(paths)
     fragment = read_schema(schema)
     extra: Any = read_entities(entities) if entities is not None else None
@@ -105,7 +110,7 @@ def _sandbox(
     return lambda request: Outcome.of(engine.evaluate(request))
 
 
-def _has_estate(settings: Settings) -> bool:
+def _has_estate(settings: "Settings") -> bool:
     """Whether there is a registry to test against: an existing SQLite file, or any other database URL."""
     from remit.cli.home import sqlite_file
 
@@ -122,7 +127,7 @@ def _ids(ids: Sequence[str] | None) -> str:
     return f" [{', '.join(ids)}]" if ids else " [none]"
 
 
-def _report(results: list[CaseResult], as_json: bool) -> None:
+def _report(results: "list[CaseResult]", as_json: bool) -> None:
     passed = sum(1 for r in results if r.passed)
     failed = len(results) - passed
     if as_json:

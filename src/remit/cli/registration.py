@@ -1,8 +1,6 @@
 """``remit registration-token``: initial access tokens for dynamic client registration (``POST /oauth/register``,
 RFC 7591): shown once when minted, then only their ids."""
 
-from __future__ import annotations
-
 from datetime import UTC, datetime
 from typing import Annotated
 

@@ -14,22 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel
 
-from remit.api.schemas.admin import AdminTokenCreateRequest
-from remit.api.schemas.agents import AgentCreateRequest, AgentUpdateRequest
-from remit.api.schemas.common import StatusChangeRequest
-from remit.api.schemas.policies import (
-    ActivateRequest,
-    EntitiesApplyRequest,
-    ModeRequest,
-    PolicyApplyRequest,
-    PolicyValidateRequest,
-    RollbackRequest,
-)
-from remit.api.schemas.resources import ResourceCreateRequest, ResourceUpdateRequest
-from remit.api.schemas.roles import RoleCreateRequest, RoleUpdateRequest
-from remit.api.schemas.users import UserCreateRequest, UserUpdateRequest
 from remit.cli.backend import Json, Listing, MemberKind, PageArgs
 from remit.cli.errors import RemoteError, Unreachable, clean
 from remit.errors import (
@@ -44,18 +29,34 @@ from remit.errors import (
     ValidationError,
 )
 from remit.net.http import tls_context
-from remit.policy.cases import Outcome
 from remit.policy.errors import PolicySyntaxError, PolicyValidationError
 from remit.policy.model import AuthzRequest, Effect, EntityRef
 from remit.registry.models import AgentAction
-from remit.registry.ports import AgentFilter, EventFilter, ResourceFilter, RoleFilter, UserFilter
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the request models are only passed through; the policy test cases load with `policy test`
+    from pydantic import BaseModel
+
     from remit.api.schemas.access_tokens import TokenRevokeRequest
+    from remit.api.schemas.admin import AdminTokenCreateRequest
+    from remit.api.schemas.agents import AgentCreateRequest, AgentUpdateRequest
     from remit.api.schemas.api_keys import ApiKeyCreateRequest
     from remit.api.schemas.certificates import CaInitRequest, CertificateIssueRequest
+    from remit.api.schemas.common import StatusChangeRequest
     from remit.api.schemas.keys import KeyRotateRequest
+    from remit.api.schemas.policies import (
+        ActivateRequest,
+        EntitiesApplyRequest,
+        ModeRequest,
+        PolicyApplyRequest,
+        PolicyValidateRequest,
+        RollbackRequest,
+    )
     from remit.api.schemas.registration import RegistrationTokenCreateRequest
+    from remit.api.schemas.resources import ResourceCreateRequest, ResourceUpdateRequest
+    from remit.api.schemas.roles import RoleCreateRequest, RoleUpdateRequest
+    from remit.api.schemas.users import UserCreateRequest, UserUpdateRequest
+    from remit.policy.cases import Outcome
+    from remit.registry.ports import AgentFilter, EventFilter, ResourceFilter, RoleFilter, UserFilter
     from remit.store.audit import AuditFilter
 
 #: server error codes -> the errors the services raise locally
@@ -265,6 +266,8 @@ class RemoteBackend:
     def decide(self, request: AuthzRequest) -> Outcome:
         """AuthZEN evaluation. ``context.reason`` comes with every policy deny, log-only mode's told-allow ones
         included, and names the determining policies; an allow names none."""
+        from remit.policy.cases import Outcome
+
         body: Json = {
             "subject": _party(request.principal, request.principal_attrs),
             "action": {"name": request.action},

@@ -1,19 +1,15 @@
 """``remit resource``: what agents reach: HTTP apps and endpoints, MCP servers and tools, datasets."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer
 
-from remit.api.schemas.resources import ResourceCreateRequest, ResourceUpdateRequest
 from remit.cli import output
 from remit.cli.backend import Json, collect
 from remit.cli.options import All, AsJson, Attrs, Cursor, Limit, page
 from remit.cli.parsing import attributes
 from remit.cli.state import backend
 from remit.registry.models import ResourceKind, Sensitivity
-from remit.registry.ports import ResourceFilter
 
 app = typer.Typer(help="Resources: apps, endpoints, MCP servers, tools and datasets.", no_args_is_help=True)
 
@@ -56,6 +52,8 @@ def create(
     as_json: AsJson = False,
 ) -> None:
     """Register a resource."""
+    from remit.api.schemas.resources import ResourceCreateRequest
+
     req = ResourceCreateRequest(
         id=resource_id,
         kind=kind,
@@ -79,6 +77,8 @@ def list_(
     as_json: AsJson = False,
 ) -> None:
     """List resources, by id."""
+    from remit.registry.ports import ResourceFilter
+
     b = backend(ctx)
     where = ResourceFilter(kind=kind, parent=parent)
     result = collect(lambda p: b.list_resources(where, p), page(limit, cursor), all_)
@@ -110,6 +110,8 @@ def update(
     as_json: AsJson = False,
 ) -> None:
     """Change a resource's name, sensitivity, data classes or attributes (--attr replaces the given keys)."""
+    from remit.api.schemas.resources import ResourceUpdateRequest
+
     b = backend(ctx)
     fields: dict[str, object] = {
         k: v for k, v in {"display_name": name, "sensitivity": sensitivity}.items() if v is not None

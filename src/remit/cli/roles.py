@@ -1,18 +1,14 @@
 """``remit role``: named bundles of permissions, and which agents and users hold them."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer
 
-from remit.api.schemas.roles import RoleCreateRequest, RoleUpdateRequest
 from remit.cli import output
 from remit.cli.backend import Json, MemberKind, collect
 from remit.cli.options import All, AsJson, Cursor, Limit, page
 from remit.cli.parsing import permissions
 from remit.cli.state import backend
-from remit.registry.ports import RoleFilter
 
 app = typer.Typer(help="Roles: named bundles of permissions held by agents and users.", no_args_is_help=True)
 
@@ -58,6 +54,8 @@ def create(
     as_json: AsJson = False,
 ) -> None:
     """Create a role."""
+    from remit.api.schemas.roles import RoleCreateRequest
+
     req = RoleCreateRequest(name=name, description=description, permissions=permissions(permission))
     show(backend(ctx).create_role(req), as_json, title=f"created role {name}")
 
@@ -73,6 +71,8 @@ def list_(
     as_json: AsJson = False,
 ) -> None:
     """List roles, by name."""
+    from remit.registry.ports import RoleFilter
+
     b = backend(ctx)
     result = collect(lambda p: b.list_roles(RoleFilter(agent=agent, user=user), p), page(limit, cursor), all_)
     output.listing(
@@ -100,6 +100,8 @@ def update(
     as_json: AsJson = False,
 ) -> None:
     """Change a role; --permission replaces the whole set of permissions."""
+    from remit.api.schemas.roles import RoleUpdateRequest
+
     fields: dict[str, object] = {}
     if description is not None:
         fields["description"] = description

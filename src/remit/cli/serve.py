@@ -1,7 +1,5 @@
 """``remit serve``: run the HTTP API (uvicorn) on the estate of ``REMIT_HOME`` or ``REMIT_DATABASE_URL``."""
 
-from __future__ import annotations
-
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -19,7 +17,7 @@ Host = Annotated[str | None, typer.Option("--host", help="Address to bind (defau
 Port = Annotated[int | None, typer.Option("--port", min=1, max=65535, help="Port (default: settings, 8400).")]
 
 
-def run_server(settings: Settings, host: str, port: int, remit: Remit | None = None) -> None:
+def run_server(settings: "Settings", host: str, port: int, remit: "Remit | None" = None) -> None:
     """Serve the API until interrupted; open the estate unless given one (closed on the way out either way)."""
     import uvicorn
 
@@ -45,7 +43,7 @@ def run_server(settings: Settings, host: str, port: int, remit: Remit | None = N
         remit.close()
 
 
-def _tls_options(settings: Settings, remit: Remit) -> dict[str, Any]:
+def _tls_options(settings: "Settings", remit: "Remit") -> dict[str, Any]:
     """uvicorn's TLS options (``api.tls_*``); client certificates chain to Remit's CA unless another file is set."""
     from remit.api.tls import server_options
     from remit.errors import NotFound

@@ -5,13 +5,18 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from remit.cli.backend import Backend
 from remit.errors import ConfigurationError
-from remit.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from remit.cli.backend import Backend
+    from remit.settings import Settings
+
+#: the global options, by parameter name: the root's, and accepted after any subcommand too (``tree.py``)
+GLOBAL_OPTIONS = ("url", "token_file", "home")
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,10 +24,13 @@ class CliState:
     url: str | None = None  #: the server to talk to; None: work on REMIT_HOME directly
     token_file: Path | None = None  #: a file holding the admin token (else REMIT_TOKEN)
     home: Path | None = None  #: REMIT_HOME given on the command line
+    given: frozenset[str] = frozenset()  #: which of the above were given on the command line (not the environment)
 
     def settings(self, **overrides: Any) -> Settings:
         """Settings from the environment and ``remit.toml``, with ``overrides`` (e.g. ``remit serve --port``) over
         them, so that what is derived from them (the token issuer's URL) follows."""
+        from remit.settings import load_settings  # pydantic-settings: only for commands that read settings
+
         return load_settings(home=self.home, **overrides) if self.home is not None else load_settings(**overrides)
 
     def token(self) -> str:
@@ -34,8 +42,7 @@ class CliState:
             where = "REMIT_TOKEN"
         if not value:
             raise ConfigurationError(
-                f"talking to a server needs an admin token: {where} is empty (set REMIT_TOKEN or pass --token-file)",
-                field="token",
+                f"talking to a server needs an admin token: {where} is empty (set REMIT_TOKEN or pass --token-file)"
             )
         return value
 
@@ -45,7 +52,7 @@ class CliState:
             from remit.cli.remote import RemoteBackend  # httpx only when needed
 
             return RemoteBackend(self.url, self.token())
-        from remit.cli.local import LocalBackend
+        from remit.cli.local import LocalBackend  # the store (SQLAlchemy) only when needed
 
         return LocalBackend(self.settings())
 

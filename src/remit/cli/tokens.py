@@ -1,7 +1,5 @@
 """``remit admin-token``: bearer tokens for the admin API (shown once when minted, then only their ids)."""
 
-from __future__ import annotations
-
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -9,7 +7,6 @@ import typer
 from rich.text import Text
 
 from remit.admin.access import AdminRole
-from remit.api.schemas.admin import AdminTokenCreateRequest
 from remit.cli import output
 from remit.cli.backend import collect
 from remit.cli.options import All, AsJson, Cursor, Limit, page
@@ -31,6 +28,8 @@ def create(
     as_json: AsJson = False,
 ) -> None:
     """Mint an admin token. Its value is printed once; Remit keeps only a digest."""
+    from remit.api.schemas.admin import AdminTokenCreateRequest
+
     expires_at = datetime.now(UTC) + duration(expires_in) if expires_in is not None else None
     req = AdminTokenCreateRequest(name=name, role=role, user_id=user, expires_at=expires_at)
     data = backend(ctx).create_admin_token(req)

@@ -1,19 +1,15 @@
 """``remit user``: the humans who own agents, approve access and delegate."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer
 
-from remit.api.schemas.users import UserCreateRequest, UserUpdateRequest
 from remit.cli import output
 from remit.cli.backend import Json, collect
 from remit.cli.options import All, AsJson, Attrs, Cursor, Limit, page
 from remit.cli.parsing import attributes
 from remit.cli.state import backend
 from remit.registry.models import UserStatus
-from remit.registry.ports import UserFilter
 
 app = typer.Typer(help="Users: the humans who own agents.", no_args_is_help=True)
 
@@ -46,6 +42,8 @@ def create(
     as_json: AsJson = False,
 ) -> None:
     """Register a user."""
+    from remit.api.schemas.users import UserCreateRequest
+
     req = UserCreateRequest(id=user_id, email=email, display_name=name, attributes=attributes(attr))
     show(backend(ctx).create_user(req), as_json, title=f"registered user {user_id}")
 
@@ -60,6 +58,8 @@ def list_(
     as_json: AsJson = False,
 ) -> None:
     """List users, by id."""
+    from remit.registry.ports import UserFilter
+
     b = backend(ctx)
     result = collect(lambda p: b.list_users(UserFilter(status=status), p), page(limit, cursor), all_)
     output.listing(
@@ -87,6 +87,8 @@ def update(
     as_json: AsJson = False,
 ) -> None:
     """Change a user's email, name or attributes (--attr replaces the given keys)."""
+    from remit.api.schemas.users import UserUpdateRequest
+
     b = backend(ctx)
     fields: dict[str, object] = {k: v for k, v in {"email": email, "display_name": name}.items() if v is not None}
     if attr:
@@ -97,6 +99,8 @@ def update(
 
 
 def _set_status(ctx: typer.Context, user_id: str, status: UserStatus, as_json: bool) -> None:
+    from remit.api.schemas.users import UserUpdateRequest
+
     data = backend(ctx).update_user(user_id, UserUpdateRequest(status=status))
     if as_json:
         output.emit_json(data)

@@ -23,12 +23,13 @@ import socket
 import ssl
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
-import httpx
-
 from remit.errors import RemitError
+
+if TYPE_CHECKING:  # httpx (~50 ms to import) loads with the first request, not with every process that wires Remit
+    import httpx
 
 
 @cache
@@ -36,6 +37,8 @@ def tls_context() -> ssl.SSLContext:
     """The TLS settings every client of this process verifies servers with: httpx's defaults (certifi's roots,
     or ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` as set when first asked), made once: building them reads and parses
     the whole CA bundle (~40 ms here), which httpx would do for every client."""
+    import httpx
+
     return httpx.create_ssl_context()
 
 
@@ -59,6 +62,8 @@ class FetchPolicy:
 
 def fetch_json(url: str, policy: FetchPolicy = FetchPolicy()) -> dict[str, Any]:
     """GET ``url`` and return its body, which must be a JSON object. Raises ``FetchError``."""
+    import httpx
+
     _check(url, policy)
     with httpx.Client(timeout=policy.timeout, follow_redirects=False, trust_env=False, verify=tls_context()) as client:
         for _ in range(policy.max_redirects + 1):
@@ -73,6 +78,8 @@ def fetch_json(url: str, policy: FetchPolicy = FetchPolicy()) -> dict[str, Any]:
 
 
 def _get(client: httpx.Client, url: str, policy: FetchPolicy) -> tuple[bytes, str | None]:
+    import httpx
+
     try:
         with client.stream("GET", url, headers={"Accept": "application/json"}) as resp:
             if resp.is_redirect and resp.headers.get("location"):

@@ -1,7 +1,34 @@
-"""Observability: Prometheus metrics and OpenTelemetry traces of the decision path."""
+"""Observability: Prometheus metrics and OpenTelemetry traces of the decision path.
 
-from remit.obs.decisions import decision_source, fan_out
-from remit.obs.metrics import Metrics
-from remit.obs.tracing import RequestSpan, Tracing
+The names below are imported when first used (PEP 562): OpenTelemetry is loaded only where tracing is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from remit.obs.decisions import decision_source, fan_out
+    from remit.obs.metrics import Metrics
+    from remit.obs.tracing import RequestSpan, Tracing
+
+#: each exported name and the module that defines it
+_EXPORTS = {
+    "decision_source": "remit.obs.decisions",
+    "fan_out": "remit.obs.decisions",
+    "Metrics": "remit.obs.metrics",
+    "RequestSpan": "remit.obs.tracing",
+    "Tracing": "remit.obs.tracing",
+}
 
 __all__ = ["Metrics", "RequestSpan", "Tracing", "decision_source", "fan_out"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -1,8 +1,27 @@
-"""The policy decision point: Cedar policies over the registry, one engine for every caller."""
+"""The policy decision point: Cedar policies over the registry, one engine for every caller.
 
-from remit.policy.authorizer import Authorizer
-from remit.policy.engine import PolicyEngine
-from remit.policy.model import AuthzRequest, Decision, DenyCode, Effect, EntityRef, Mode, OnError
+The names below are imported when first used (PEP 562), so that importing a light module of this package
+(``remit.policy.model``, ``remit.policy.errors``) does not load the Cedar engine and the audit log with it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from remit.policy.authorizer import Authorizer
+    from remit.policy.engine import PolicyEngine
+    from remit.policy.model import AuthzRequest, Decision, DenyCode, Effect, EntityRef, Mode, OnError
+
+#: each exported name and the module that defines it
+_EXPORTS = {
+    "Authorizer": "remit.policy.authorizer",
+    "PolicyEngine": "remit.policy.engine",
+    **dict.fromkeys(
+        ("AuthzRequest", "Decision", "DenyCode", "Effect", "EntityRef", "Mode", "OnError"), "remit.policy.model"
+    ),
+}
 
 __all__ = [
     "Authorizer",
@@ -15,3 +34,12 @@ __all__ = [
     "OnError",
     "PolicyEngine",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

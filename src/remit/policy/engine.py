@@ -19,8 +19,8 @@ from typing import Any
 
 from remit.ids import new_id
 from remit.policy import cedar, guard
-from remit.policy.model import AuthzRequest, Decision, DenyCode, Effect, EntityRef, Mode, OnError, build
-from remit.policy.state import CompiledState, GuardChange, GuardInfo, refs_in
+from remit.policy.model import AuthzRequest, Decision, DenyCode, Effect, EntityRef, GuardChange, Mode, OnError, build
+from remit.policy.state import CompiledState, GuardInfo, refs_in
 from remit.policy.values import is_cedar_record, to_cedar
 
 log = logging.getLogger(__name__)

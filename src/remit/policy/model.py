@@ -123,3 +123,15 @@ def build(cls: type[_T], fields: dict[str, Any]) -> _T:
     instance = _new(cls)
     _set(instance, "__dict__", fields)
     return instance
+
+
+@dataclass(frozen=True, slots=True)
+class GuardChange:
+    """An agent's or a user's status (and an agent's owner) as committed, for the guard to apply before the next
+    compile: the store hands it to this process after the commit and, on PostgreSQL, to every other server."""
+
+    kind: str  #: ``agent`` or ``user``
+    id: str  #: the agent's name or the user's id
+    status: str
+    owner: str  #: the agent's owner; ``""`` for a user
+    revision: int  #: the store's change counter the value was read at: a state compiled at it already has it

@@ -12,8 +12,7 @@ from typing import Protocol
 
 from remit.paging import Page, PageRequest
 from remit.policy.compile import RegistrySnapshot
-from remit.policy.model import Mode
-from remit.policy.state import GuardChange
+from remit.policy.model import GuardChange, Mode
 from remit.policy.versions import Control, EntitySet, PolicyVersion
 from remit.registry.ports import RegistryTx
 

@@ -19,9 +19,10 @@ from collections.abc import Callable
 
 from remit.errors import StoreError
 from remit.policy.engine import PolicyEngine
+from remit.policy.model import GuardChange
 from remit.policy.ports import ChangeFeed
 from remit.policy.service import PolicyService
-from remit.policy.state import GuardChange, compile_state
+from remit.policy.state import compile_state
 
 log = logging.getLogger(__name__)
 

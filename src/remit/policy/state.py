@@ -16,7 +16,7 @@ from remit.policy import cedar
 from remit.policy.cedar import EntitiesHandle, ParsedPolicy, PolicySetHandle
 from remit.policy.compile import BUILTIN_ACTIONS, RegistrySnapshot, entities, role_policies_text
 from remit.policy.index import PolicyIndex
-from remit.policy.model import Entity, EntityRef, Mode, OnError
+from remit.policy.model import Entity, EntityRef, GuardChange, Mode, OnError
 
 RouteKey = tuple[EntityRef, str, EntityRef]  #: (principal, action, resource)
 Route = tuple[PolicySetHandle, EntitiesHandle]
@@ -37,18 +37,6 @@ class PolicyInputs:
     snapshot: RegistrySnapshot
     extra_entities: Sequence[dict[str, Any]] = ()
     schema_fragment: dict[str, Any] | None = None  #: the active version's schema fragment (the actions it declares)
-
-
-@dataclass(frozen=True, slots=True)
-class GuardChange:
-    """An agent's or a user's status (and an agent's owner) as committed, for the guard to apply before the next
-    compile: the store hands it to this process after the commit and, on PostgreSQL, to every other server."""
-
-    kind: str  #: ``agent`` or ``user``
-    id: str  #: the agent's name or the user's id
-    status: str
-    owner: str  #: the agent's owner; ``""`` for a user
-    revision: int  #: the store's change counter the value was read at: a state compiled at it already has it
 
 
 @dataclass(frozen=True, slots=True)

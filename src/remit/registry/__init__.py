@@ -1,29 +1,65 @@
-"""The inventory of agents, their owners, roles and resources."""
+"""The inventory of agents, their owners, roles and resources.
 
-from remit.registry.models import (
-    Agent,
-    AgentAction,
-    AgentStatus,
-    Permission,
-    Resource,
-    ResourceKind,
-    RiskTier,
-    Role,
-    Sensitivity,
-    User,
-    UserStatus,
-)
-from remit.registry.service import (
-    AgentChanges,
-    AgentDraft,
-    RegistryService,
-    ResourceChanges,
-    ResourceDraft,
-    RoleChanges,
-    RoleDraft,
-    UserChanges,
-    UserDraft,
-)
+The names below are imported when first used (PEP 562), so that importing ``remit.registry.models`` (the CLI
+reads its enumerations for every command's help) does not load the service with it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from remit.registry.models import (
+        Agent,
+        AgentAction,
+        AgentStatus,
+        Permission,
+        Resource,
+        ResourceKind,
+        RiskTier,
+        Role,
+        Sensitivity,
+        User,
+        UserStatus,
+    )
+    from remit.registry.service import (
+        AgentChanges,
+        AgentDraft,
+        RegistryService,
+        ResourceChanges,
+        ResourceDraft,
+        RoleChanges,
+        RoleDraft,
+        UserChanges,
+        UserDraft,
+    )
+
+_MODELS = "remit.registry.models"
+_SERVICE = "remit.registry.service"
+#: each exported name and the module that defines it
+_EXPORTS = {
+    "Agent": _MODELS,
+    "AgentAction": _MODELS,
+    "AgentStatus": _MODELS,
+    "Permission": _MODELS,
+    "Resource": _MODELS,
+    "ResourceKind": _MODELS,
+    "RiskTier": _MODELS,
+    "Role": _MODELS,
+    "Sensitivity": _MODELS,
+    "User": _MODELS,
+    "UserStatus": _MODELS,
+    "AgentChanges": _SERVICE,
+    "AgentDraft": _SERVICE,
+    "RegistryService": _SERVICE,
+    "ResourceChanges": _SERVICE,
+    "ResourceDraft": _SERVICE,
+    "RoleChanges": _SERVICE,
+    "RoleDraft": _SERVICE,
+    "UserChanges": _SERVICE,
+    "UserDraft": _SERVICE,
+}
 
 __all__ = [
     "Agent",
@@ -47,3 +83,12 @@ __all__ = [
     "UserDraft",
     "UserStatus",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

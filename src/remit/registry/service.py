@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from remit.admin.access import (
     Act,
@@ -68,6 +68,9 @@ from remit.registry.ports import (
     RoleFilter,
     UserFilter,
 )
+
+if TYPE_CHECKING:
+    from remit.settings import Settings
 
 ACTION_NAME = re.compile(r"^[a-z][a-z0-9_:.-]{0,63}$")
 LABEL = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
@@ -160,6 +163,12 @@ class RegistryService:
         self._clock = clock
         self._trust_domain = trust_domain
         self._review_interval = review_interval
+
+    @classmethod
+    def from_settings(cls, settings: Settings, store: RegistryStore, clock: Clock) -> RegistryService:
+        """The service as every process wires it: ``Remit.from_settings``, and the CLI's registry commands."""
+        review_interval = timedelta(days=settings.review_interval_days)
+        return cls(store, clock, trust_domain=settings.trust_domain, review_interval=review_interval)
 
     # agents ---------------------------------------------------------------------------------------------
 

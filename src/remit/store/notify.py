@@ -13,18 +13,19 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from remit.policy.state import GuardChange
+from remit.policy.model import GuardChange
 from remit.store.bounds import StoreGate, Timeouts
 from remit.store.db import bounds_of
-from remit.store.pgconn import connect
 from remit.store.policies import CONTROL_ID
 from remit.store.tables import AgentRow, ControlRow, UserRow
+
+if TYPE_CHECKING:  # psycopg loads with the listening connection: never on SQLite
+    import psycopg
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,8 @@ class PgChangeFeed:
         self.backend_pid: int | None = None
 
     def wait(self, timeout: float) -> list[GuardChange] | None:
+        import psycopg
+
         conn = self._connection()
         if conn is None:
             return None
@@ -143,12 +146,16 @@ class PgChangeFeed:
         heard[(REVOCATION, "*") if parsed[0] == REVOCATION else parsed] = None
 
     def _connection(self) -> psycopg.Connection[Any] | None:
+        import psycopg
+
         if self._conn is not None:
             return self._conn
         now = time.monotonic()
         if now < self._next_try:
             return None
         self._next_try = now + self.retry_seconds
+        from remit.store.pgconn import connect  # psycopg: a process on SQLite never loads it
+
         try:
             conn = connect(*self._bounds, self._url, autocommit=True, application_name="remit-listen")
             conn.execute(f"LISTEN {CHANNEL}")
@@ -163,6 +170,8 @@ class PgChangeFeed:
         return conn
 
     def _drop(self) -> None:
+        import psycopg
+
         conn = self._conn
         self._next_try = time.monotonic() + self.retry_seconds
         with self._listening:

@@ -20,7 +20,7 @@ from remit.audit.mask import Masker
 from remit.audit.record import change_record
 from remit.errors import Conflict, RemitError, StoreError, ValidationError
 from remit.paging import Page, PageRequest
-from remit.policy.state import GuardChange
+from remit.policy.model import GuardChange
 from remit.registry.models import (
     Agent,
     AgentStatus,

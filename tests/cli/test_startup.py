@@ -1,0 +1,78 @@
+"""What a ``remit`` process imports: the heavy libraries only for the commands that need them (start-up time).
+
+Not timed (``bench/cli.py`` measures the time): each case runs ``remit`` in a fresh interpreter and lists the
+top-level packages it had imported when it exited.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+#: run ``remit ARGS``, then write the top-level packages imported to the file named by argv[1]
+PROBE = """
+import atexit, json, sys
+out, args = sys.argv[1], sys.argv[2:]
+atexit.register(lambda: open(out, "w").write(json.dumps(sorted({m.split(".")[0] for m in sys.modules}))))
+sys.argv = ["remit", *args]
+from remit.cli.main import main
+main()
+"""
+
+#: what the server needs (``remit serve``), and the schema migrations (``remit init``, ``remit db upgrade``)
+SERVER = {"fastapi", "starlette", "uvicorn", "opentelemetry", "prometheus_client", "alembic"}
+#: what the token, key and certificate commands need
+CRYPTO = {"cryptography", "joserfc", "argon2"}
+#: none of them for help: what help needs is Typer and Rich (and pydantic past the root: Typer checks the values
+#: of the root's options with it before it reaches a subcommand's ``--help``)
+HEAVY = SERVER | CRYPTO | {"sqlalchemy", "httpx", "cedarpy", "pydantic_settings", "yaml", "psycopg"}
+
+
+def imported(tmp_path: Path, *args: str, env: Mapping[str, str] | None = None) -> tuple[int, set[str]]:
+    out = tmp_path / "modules.json"
+    run_env = {k: v for k, v in os.environ.items() if not k.startswith("REMIT_")}
+    run_env.update(env or {})
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, str(out), *args], env=run_env, capture_output=True, text=True, timeout=60
+    )
+    assert "Traceback" not in done.stderr, done.stderr
+    return done.returncode, set(json.loads(out.read_text()))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--help"], ["agent", "--help"], ["agent", "list", "--help"], ["policy", "apply", "--help"], ["serve", "-h"]],
+    ids=["root", "group", "command", "policy", "serve"],
+)
+def test_help_imports_no_heavy_library(tmp_path: Path, args: list[str]) -> None:
+    code, modules = imported(tmp_path, *args)
+    assert code == 0
+    assert {"typer", "rich"} <= modules
+    assert modules & HEAVY == set()
+    if args == ["--help"]:
+        assert "pydantic" not in modules
+
+
+def test_a_local_read_imports_the_store_but_no_server_crypto_or_policy_library(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {"REMIT_HOME": str(home)}
+    code, _ = imported(tmp_path, "init", "--admin-token-file", str(tmp_path / "token"), env=env)
+    assert code == 0
+    code, modules = imported(tmp_path, "agent", "list", env=env)
+    assert code == 0
+    assert {"sqlalchemy", "pydantic"} <= modules
+    assert modules & (SERVER | CRYPTO | {"httpx", "yaml", "psycopg", "cedarpy"}) == set()
+
+
+def test_a_remote_command_imports_no_store(tmp_path: Path) -> None:
+    with_server = {"REMIT_URL": "http://127.0.0.1:9", "REMIT_TOKEN": "remit_adm_x"}  # nothing listens there
+    code, modules = imported(tmp_path, "agent", "list", env=with_server)
+    assert code == 1  # unreachable
+    assert "httpx" in modules
+    assert modules & (SERVER | {"sqlalchemy", "cedarpy", "psycopg", "yaml"}) == set()
