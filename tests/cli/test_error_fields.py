@@ -20,7 +20,10 @@ CASES = [
     (["agent", "create", "bot", "--owner", "nobody"], "error: --owner: owner 'nobody' is not a registered user"),
     (["agent", "create", "Bad Name", "--owner", "alice"], "error: NAME must be lowercase letters"),
     (["agent", "create", "bot", "--owner", "alice", "--clearance", "11"], "error: --clearance must be at most 10"),
-    (["agent", "create", "bot", "--owner", "alice", "--attr", "Bad Key=1"], "error: --attr key 'Bad Key' must be a lowercase letter"),
+    (
+        ["agent", "create", "bot", "--owner", "alice", "--attr", "Bad Key=1"],
+        "error: --attr key 'Bad Key' must be a lowercase letter",
+    ),
     (["agent", "create", "bot", "--owner", "alice", "--purpose", "x" * 1001], "error: --purpose"),
     (["resource", "create", "r1", "--kind", "tool", "--parent", "nope"], "error: --parent: parent resource 'nope'"),
     (["user", "create", "BAD", "--email", "b@example.com"], "error: USER_ID must be lowercase letters"),
