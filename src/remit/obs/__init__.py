@@ -5,8 +5,9 @@ The names below are imported when first used (PEP 562): OpenTelemetry is loaded 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from remit import lazy
 
 if TYPE_CHECKING:
     from remit.obs.decisions import decision_source, fan_out
@@ -24,11 +25,4 @@ _EXPORTS = {
 
 __all__ = ["Metrics", "RequestSpan", "Tracing", "decision_source", "fan_out"]
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy.exports(__name__, _EXPORTS)

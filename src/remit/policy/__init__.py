@@ -6,8 +6,9 @@ The names below are imported when first used (PEP 562), so that importing a ligh
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from remit import lazy
 
 if TYPE_CHECKING:
     from remit.policy.authorizer import Authorizer
@@ -35,11 +36,4 @@ __all__ = [
     "PolicyEngine",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy.exports(__name__, _EXPORTS)

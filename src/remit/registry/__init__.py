@@ -6,8 +6,9 @@ reads its enumerations for every command's help) does not load the service with 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from remit import lazy
 
 if TYPE_CHECKING:
     from remit.registry.models import (
@@ -84,11 +85,4 @@ __all__ = [
     "UserStatus",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy.exports(__name__, _EXPORTS)
