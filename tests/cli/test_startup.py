@@ -91,3 +91,15 @@ def test_a_remote_command_imports_no_store(tmp_path: Path) -> None:
     assert code == 1  # unreachable
     assert "httpx" in modules
     assert modules & (SERVER | {"sqlalchemy", "cedarpy", "psycopg", "yaml"}) == set()
+
+
+def test_the_settings_models_do_not_read_their_source_at_import() -> None:
+    """pydantic's ``use_attribute_docstrings`` parses ``settings.py`` at each import (~25 ms of every local command):
+    the configuration reference reads the field docstrings itself (``scripts/gen_config_docs.py``)."""
+    import pydantic
+
+    from remit import settings
+
+    models = [m for m in vars(settings).values() if isinstance(m, type) and issubclass(m, pydantic.BaseModel)]
+    assert settings.Settings in models
+    assert [m.__name__ for m in models if m.model_config.get("use_attribute_docstrings")] == []
