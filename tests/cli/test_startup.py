@@ -36,6 +36,8 @@ HEAVY = SERVER | CRYPTO | {"sqlalchemy", "httpx", "cedarpy", "pydantic_settings"
 #: modules a local read on SQLite does without, though the store or the command tree refer to them
 LOCAL_READ_DOES_WITHOUT = {
     "sqlalchemy.dialects.postgresql",  # every PostgreSQL driver's module: ``remit.store.tables.for_postgresql``
+    "remit.audit.export",  # ``remit audit export`` and ``verify``
+    "remit.audit.ocsf",
 }
 
 
