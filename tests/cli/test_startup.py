@@ -38,6 +38,9 @@ LOCAL_READ_DOES_WITHOUT = {
     "sqlalchemy.dialects.postgresql",  # every PostgreSQL driver's module: ``remit.store.tables.for_postgresql``
     "remit.audit.export",  # ``remit audit export`` and ``verify``
     "remit.audit.ocsf",
+    "remit.store.audit",  # the chain's appends: the store's writes
+    "remit.audit.chain",
+    "rich.progress",  # the progress bars of ``remit keys migrate`` and ``remit audit export``
 }
 
 
