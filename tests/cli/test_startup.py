@@ -108,3 +108,46 @@ def test_the_settings_models_do_not_read_their_source_at_import() -> None:
     models = [m for m in vars(settings).values() if isinstance(m, type) and issubclass(m, pydantic.BaseModel)]
     assert settings.Settings in models
     assert [m.__name__ for m in models if m.model_config.get("use_attribute_docstrings")] == []
+
+
+#: run ``remit ARGS`` (argv[2:]) and write to argv[1] how many collections of each generation ``main`` ran
+COLLECTIONS = """
+import gc, json, sys
+out, args = sys.argv[1], sys.argv[2:]
+counts = [0, 0, 0]
+def count(phase, info):
+    if phase == "start":
+        counts[info["generation"]] += 1
+gc.callbacks.append(count)
+sys.argv = ["remit", *args]
+from remit.cli.main import main
+before = gc.get_threshold()
+counts[:] = [0, 0, 0]  # those of the command: not of importing ``remit.cli.main``, before ``main`` starts
+try:
+    main()
+finally:
+    open(out, "w").write(json.dumps({"counts": counts, "restored": gc.get_threshold() == before}))
+"""
+
+
+def test_a_local_read_does_not_make_the_collector_walk_its_start_up_again_and_again(tmp_path: Path) -> None:
+    """At CPython's default thresholds a local read ran ~200 collections and a full one, walking the modules and
+    mappings it had just built (~40 ms); ``main`` runs with ``CLI_GC_THRESHOLDS`` and restores the caller's."""
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REMIT_")} | {"REMIT_HOME": str(home)}
+    code, _ = imported(tmp_path, "init", "--admin-token-file", str(tmp_path / "token"), env={"REMIT_HOME": str(home)})
+    assert code == 0
+    out = tmp_path / "gc.json"
+    done = subprocess.run(
+        [sys.executable, "-c", COLLECTIONS, str(out), "agent", "list"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    got = json.loads(out.read_text())
+    assert got["restored"]
+    young, middle, full = got["counts"]
+    assert young + middle < 20, got
+    assert full == 0, got
