@@ -1,8 +1,9 @@
 """Render the settings reference in ``docs/configuration.md`` from the pydantic settings models.
 
-The descriptions are the models' attribute docstrings (``use_attribute_docstrings=True``), so the reference
-cannot drift from the code. The generated part sits between two marker comments; the prose around it is
-written by hand.
+The descriptions are the models' attribute docstrings (the string literal below each field), read here from the
+models' source, so the reference cannot drift from the code. (Not with pydantic's ``use_attribute_docstrings``: it
+parses the source at each import of ``remit.settings``, on every start of the CLI.) The generated part sits
+between two marker comments; the prose around it is written by hand.
 
 Usage::
 
@@ -13,8 +14,11 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import ast
+import inspect
 import re
 import sys
+import textwrap
 import types
 import typing
 from enum import Enum
@@ -54,15 +58,36 @@ def _section(model: type[BaseModel], *, path: tuple[str, ...], heading: str, int
         "| Environment variable | `remit.toml` | Type | Default | Description |",
         "|---|---|---|---|---|",
     ]
+    docs = _field_docs(model)
     for name, info in model.model_fields.items():
         if _model_of(info) is not None:
             continue
         env = ENV_PREFIX + NESTED_DELIMITER.join((*path, name)).upper()
         toml = f"`[{'.'.join(path)}]` `{name}`" if path else f"`{name}`"
-        cells = [f"`{env}`", toml, _type(info), _default(info), _markdown(info.description or "")]
+        cells = [f"`{env}`", toml, _type(info), _default(info), _markdown(info.description or docs.get(name, ""))]
         out.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     out.append("")
     return out
+
+
+def _field_docs(model: type[BaseModel]) -> dict[str, str]:
+    """Each field's attribute docstring, from the source of ``model`` and of the models it derives from."""
+    docs: dict[str, str] = {}
+    for cls in reversed(model.__mro__):  # a subclass's docstring wins
+        if not issubclass(cls, BaseModel) or not cls.__module__.startswith("remit."):
+            continue
+        (node,) = ast.parse(textwrap.dedent(inspect.getsource(cls))).body
+        assert isinstance(node, ast.ClassDef)
+        for stmt, after in zip(node.body, node.body[1:], strict=False):
+            if (
+                isinstance(stmt, ast.AnnAssign)
+                and isinstance(stmt.target, ast.Name)
+                and isinstance(after, ast.Expr)
+                and isinstance(after.value, ast.Constant)
+                and isinstance(after.value.value, str)
+            ):
+                docs[stmt.target.id] = inspect.cleandoc(after.value.value)
+    return docs
 
 
 def _model_of(info: FieldInfo) -> type[BaseModel] | None:

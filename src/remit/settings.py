@@ -1,7 +1,8 @@
 """Remit's settings: ``REMIT_*`` environment variables over an optional ``remit.toml`` over defaults.
 
 Settings are built once, by ``load_settings``, in the app factory or the CLI entry point, and passed down.
-There is no module-level settings object.
+There is no module-level settings object. The string below each field is its entry in ``docs/configuration.md``
+(``scripts/gen_config_docs.py`` reads them from this source).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ _TRUST_DOMAIN = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,253}[a-z0-9])?$")
 class ApiSettings(BaseModel):
     """HTTP API settings (section ``api``)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
     """Larger request bodies are refused with 413 before they are read."""
@@ -67,7 +68,7 @@ class StoreSettings(BaseModel):
     503, and the next request tries again, so the server recovers by itself when the database answers again.
     Migrations and audit retention run without the statement bound."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     connect_timeout_seconds: int = Field(default=2, ge=2, le=300)
     """Opening a PostgreSQL connection (TCP, TLS, authentication). Whole seconds, at least 2 (libpq's rule, which
@@ -84,7 +85,7 @@ class StoreSettings(BaseModel):
 class AuditSettings(BaseModel):
     """The audit log (section ``audit``)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     mode: Literal["sync", "async"] = "sync"
     """``sync``: a decision is released only once its record is committed. ``async``: once it is in the local
@@ -128,7 +129,7 @@ class AuditSettings(BaseModel):
 class ObservabilitySettings(BaseModel):
     """Metrics and traces (section ``observability``)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     metrics_public: bool = False
     """Serve ``GET /metrics`` without a token; only where a private network alone reaches the port."""
@@ -147,7 +148,7 @@ class ObservabilitySettings(BaseModel):
 class TrustedIssuer(BaseModel):
     """An identity provider whose users' tokens an agent may exchange to act on their behalf (RFC 8693)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     issuer: str = Field(pattern=r"^https?://[^\s#]+$", max_length=2000)
     """The exact ``iss`` of its tokens."""
@@ -181,7 +182,7 @@ class TrustedIssuer(BaseModel):
 class TokenSettings(BaseModel):
     """The token service (section ``tokens``): the issuer, token lifetimes and the signing keys."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     issuer: str = Field(default="http://127.0.0.1:8400", pattern=r"^https?://[^\s?#]+$", max_length=2000)
     """The ``iss`` of every token, and the base URL of ``/.well-known/jwks.json``. Default ``http://<host>:<port>``
@@ -253,7 +254,6 @@ class Settings(BaseSettings):
         env_nested_delimiter="__",
         extra="forbid",
         frozen=True,
-        use_attribute_docstrings=True,
         hide_input_in_errors=True,  # a bad database_url must not echo its password into an error
     )
 

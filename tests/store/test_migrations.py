@@ -12,6 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.schema import CreateIndex, CreateTable
 
 from remit.admin.access import AdminPrincipal
 from remit.container import Remit
@@ -205,3 +206,24 @@ def test_engine_follows_the_url(remit: Remit, database_url: str) -> None:
         assert (dialect.name, dialect.driver) == ("postgresql", "psycopg")
         with remit.engine.connect() as conn:
             assert conn.execute(text("SELECT current_setting('server_encoding')")).scalar() == "UTF8"
+
+
+def test_the_tables_compile_to_each_databases_types_and_partial_index(tmp_path: Path) -> None:
+    """JSON columns are JSONB on PostgreSQL and the active signing key's unique index is partial on both databases,
+    though neither declaration loads the PostgreSQL dialect (``for_postgresql``, run by ``make_engine``)."""
+    engines = {
+        "postgresql": make_engine("postgresql+psycopg://remit@127.0.0.1:9/nothing"),  # built, never connected
+        "sqlite": make_engine(f"sqlite:///{tmp_path}/ddl.db"),
+    }
+    table = Base.metadata.tables["signing_keys"]
+    (index,) = table.indexes
+    for name, engine in engines.items():
+        try:
+            ddl = str(CreateTable(table).compile(dialect=engine.dialect))
+            assert f"public_jwk {'JSONB' if name == 'postgresql' else 'JSON'} NOT NULL" in ddl
+            indexed = str(CreateIndex(index).compile(dialect=engine.dialect))
+            assert (
+                indexed == "CREATE UNIQUE INDEX uq_signing_keys_active ON signing_keys (status) WHERE status = 'active'"
+            )
+        finally:
+            engine.dispose()

@@ -4,8 +4,8 @@ the chain in the database or in an export file, print the public key, apply rete
 ``search``, ``tail``, ``export`` and ``key`` work locally and against a server (``--url``); ``verify`` of the
 database and ``prune`` work on the local store only (``verify --file`` needs neither).
 
-The store, the HTTP schemas and the key code are imported by the commands that use them, not when the module
-loads: every ``remit`` command imports this module to list it.
+The store, the HTTP schemas, the key code and the chain, export and OCSF code are imported by the commands that
+use them, not when the module loads: every ``remit`` command imports this module to list it.
 """
 
 from __future__ import annotations
@@ -22,10 +22,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.text import Text
 
-from remit.audit.chain import Checkpoint, Report, StoredRecord
-from remit.audit.export import ExportEnd, ExportFileError, checkpoint_line, end_line, header_line, record_line
-from remit.audit.ocsf import to_ocsf
-from remit.audit.record import timestamp
 from remit.cli import output
 from remit.cli.backend import Json, collect
 from remit.cli.options import All, AsJson, Cursor, Limit, page
@@ -36,6 +32,8 @@ from remit.errors import BadRequest, ConfigurationError, Conflict, RemitError
 if TYPE_CHECKING:
     from rich.progress import Progress
 
+    from remit.audit.chain import Checkpoint, Report, StoredRecord
+    from remit.audit.export import ExportEnd
     from remit.audit.signing import PublicKey
     from remit.cli.backend import Backend
     from remit.cli.local import LocalBackend
@@ -303,6 +301,8 @@ def _progress() -> Progress:
 
 def _export_chain(b: Backend, write: Callable[[str], Any], progress: Progress) -> tuple[int, int]:
     """The chain as it stands now, in the ``remit.audit.export/v2`` file format; (records, checkpoints)."""
+    from remit.audit.export import checkpoint_line, end_line, header_line, record_line
+    from remit.audit.record import timestamp
     from remit.cli.local import LocalBackend
 
     if isinstance(b, LocalBackend):
@@ -348,6 +348,8 @@ def _export_chain(b: Backend, write: Callable[[str], Any], progress: Progress) -
 
 
 def _signed_end(e: Json) -> ExportEnd:
+    from remit.audit.export import ExportEnd
+
     return ExportEnd(
         first_seq=int(e["first_seq"]),
         start_hash=str(e["start_hash"]),
@@ -360,6 +362,8 @@ def _signed_end(e: Json) -> ExportEnd:
 
 
 def _export_ocsf(b: Backend, where: AuditFilter, write: Callable[[str], Any], progress: Progress) -> int:
+    from remit.audit.ocsf import to_ocsf
+
     total = b.audit_count() if _everything(where) else None
     task = progress.add_task("export", total=total)
     n = 0
@@ -371,12 +375,16 @@ def _export_ocsf(b: Backend, where: AuditFilter, write: Callable[[str], Any], pr
 
 
 def _stored(row: Json) -> StoredRecord:
+    from remit.audit.chain import StoredRecord
+
     return StoredRecord(
         seq=int(row["seq"]), text=str(row["text"]), prev_hash=str(row["prev_hash"]), hash=str(row["hash"])
     )
 
 
 def _checkpoint(c: Json) -> Checkpoint:
+    from remit.audit.chain import Checkpoint
+
     return Checkpoint(int(c["seq"]), str(c["hash"]), str(c["at"]), str(c["key_id"]), str(c["signature"]))
 
 
@@ -406,7 +414,7 @@ def verify(
     as_json: AsJson = False,
 ) -> None:
     """Verify the hash chain and its signed checkpoints: exit 0 if intact, 1 naming the first problem."""
-    from remit.audit.export import keys_checker, verify_export
+    from remit.audit.export import ExportFileError, keys_checker, verify_export
 
     keys = [_public_key(path) for path in public_key or []]
     if file is not None:
@@ -502,6 +510,8 @@ def prune(
         return
     if not yes:
         typer.confirm(f"Delete the audit records older than {keep} days (down to a signed checkpoint)?", abort=True)
+    from remit.audit.record import timestamp
+
     deleted, before = local.audit_prune(keep)
     if deleted:
         output.done(f"pruned {deleted} record{'s' if deleted != 1 else ''} older than {output.when(timestamp(before))}")

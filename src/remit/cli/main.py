@@ -108,13 +108,25 @@ def whoami(ctx: typer.Context, as_json: AsJson = False) -> None:
     output.console().print(Text(f"{me['actor']} ({me['role']}{user}) on {b.location}"))
 
 
+#: the cyclic collector's thresholds while a command runs (CPython's default: 700, 10, 10). A command's start
+#: builds many objects that live as long as the process (the modules it imports, the command tree, the store's
+#: mappings) and next to no garbage cycles: at 700 the collector walked them again and again, ~200 young and ~20
+#: middle collections and a full one on a local read (~40 ms of it). The server's thresholds
+#: (``remit.policy.refresh.SERVER_GC_THRESHOLDS``): garbage that only the collector frees waits for 50,000
+#: allocations more than frees, a few megabytes at most, in a long command (``audit tail --follow``) too.
+CLI_GC_THRESHOLDS = (50_000, 20, 20)
+
+
 def main() -> None:
     """The ``remit`` console script: failures end as one red line and exit code 1, never a traceback."""
+    thresholds = gc.get_threshold()
+    gc.set_threshold(*CLI_GC_THRESHOLDS)
     try:
         guarded(lambda: app(prog_name="remit"))
     except typer.Exit as done:  # from ``guarded`` when the failure came before Typer's own handling
         sys.exit(done.exit_code)
     finally:
+        gc.set_threshold(*thresholds)  # as it was, for a caller that goes on (a test calling ``main``)
         # The process ends now. What it built (modules, the command tree, the store's mappings) is freed with it:
         # the collection at interpreter exit would walk all of it and find nothing to free (~0.1 s of a local read).
         gc.freeze()

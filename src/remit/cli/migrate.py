@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -116,6 +115,8 @@ def _show(plan: list[Step], *, dry_run: bool, as_json: bool) -> None:
 
 
 def _run(b: Backend, steps: list[Step]) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
     from remit.tokens import jose  # brings cryptography: only this command needs it
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())

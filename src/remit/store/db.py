@@ -48,6 +48,9 @@ def bounds_of(engine: Engine) -> tuple[Timeouts, StoreGate] | None:
 
 
 def _postgres(url: str, echo: bool, timeouts: Timeouts) -> Engine:
+    from remit.store.tables import for_postgresql  # the tables' PostgreSQL-only options (the dialect is loaded now)
+
+    for_postgresql()
     engine = create_engine(
         url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_timeout=timeouts.pool
     )
