@@ -199,6 +199,15 @@ class _Rule:
     find: Find
 
 
+def _scheme(word: str, credential: str, kind: str | Callable[[re.Match[str]], str | None]) -> tuple[_Rule, ...]:
+    """An HTTP authentication scheme's credential after its name as people write it: ``Bearer``, ``bearer``,
+    ``BEARER``."""
+    return tuple(
+        _Rule(spelled[0], spelled[1:], _shape(0, rf"{spelled}\s+{credential}", kind))
+        for spelled in (word, word.lower(), word.upper())
+    )
+
+
 _RULES: Final = (
     # Remit's own: remit_adm_<43>, remit_reg_<43>, remit_apikey_<16 hex>_<43>
     _Rule(
@@ -217,12 +226,8 @@ _RULES: Final = (
         "(?<=eyJ)",
         _shape(2, rf"eyJ[={_B64URL}]{{6,}}\.[={_B64URL}]{{2,}}\.[={_B64URL}]*(?:\.[={_B64URL}]*){{0,2}}", "jwt"),
     ),
-    _Rule("B", "earer", _shape(0, r"Bearer\s+(?P<s>[A-Za-z0-9._~+/-]{8,}=*)", "bearer")),
-    _Rule("b", "earer", _shape(0, r"bearer\s+(?P<s>[A-Za-z0-9._~+/-]{8,}=*)", "bearer")),
-    _Rule("B", "EARER", _shape(0, r"BEARER\s+(?P<s>[A-Za-z0-9._~+/-]{8,}=*)", "bearer")),
-    _Rule("B", "asic", _shape(0, r"Basic\s+(?P<s>[A-Za-z0-9+/]{4,}={0,2})(?![A-Za-z0-9+/=])", _basic)),
-    _Rule("b", "asic", _shape(0, r"basic\s+(?P<s>[A-Za-z0-9+/]{4,}={0,2})(?![A-Za-z0-9+/=])", _basic)),
-    _Rule("B", "ASIC", _shape(0, r"BASIC\s+(?P<s>[A-Za-z0-9+/]{4,}={0,2})(?![A-Za-z0-9+/=])", _basic)),
+    *_scheme("Bearer", r"(?P<s>[A-Za-z0-9._~+/-]{8,}=*)", "bearer"),
+    *_scheme("Basic", r"(?P<s>[A-Za-z0-9+/]{4,}={0,2})(?![A-Za-z0-9+/=])", _basic),
     # PEM and OpenSSH private keys, to their END line (or the end of the text: a truncated key is still one)
     _Rule("-", "---", _shape(0, rf"{_PEM_LINE % 'BEGIN'}(?s:.*?)(?:{_PEM_LINE % 'END'}|\Z)", "private_key")),
     _Rule(
